@@ -1,0 +1,566 @@
+"""CT image input and the tumour-ROI preprocessing of the deep models.
+
+:func:`read_image` reads one CT or mask (NIfTI, NRRD, MHA, any other format SimpleITK
+reads, a DICOM series folder or a single DICOM file) with correct Hounsfield units.
+:class:`CTPreprocessor` turns a table of ``ct``/``mask`` paths into the
+``(n, 3, image_size, image_size)`` float32 tumour-ROI tensors the networks take
+(the 2.5D input of the paper: the axial slice with the largest tumour area and its
+neighbours, a square crop with a peritumoural margin, liver window).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from numbers import Integral, Real
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils.validation import check_memory
+
+from sksurv_tace._validation import check_clinical_columns, row_labels
+
+__all__ = ["read_image", "CTPreprocessor"]
+
+AIR_HU = -1000.0  # fill value where the crop leaves the volume
+_GEOMETRY_TOLERANCE = 1e-3  # the same tolerance as sksurv_tace._validation.check_image_paths
+_CACHE_VERSION = 1  # bump when the preprocessing changes, to invalidate on-disk caches
+
+
+def read_image(path):
+    """Read a medical image with SimpleITK.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file SimpleITK reads (NIfTI ``.nii``/``.nii.gz``, NRRD, MHA/MHD, a single DICOM
+        file, ...) or a folder holding one DICOM series, read with GDCM through
+        :class:`SimpleITK.ImageSeriesReader` (slices sorted by position). DICOM pixel
+        values come back rescaled (``stored * RescaleSlope + RescaleIntercept``), i.e. in
+        Hounsfield units for CT.
+
+    Returns
+    -------
+    image : SimpleITK.Image
+
+    Raises
+    ------
+    ValueError
+        Naming the path when it does not exist, holds no or several DICOM series, or
+        cannot be read.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np, SimpleITK as sitk
+    >>> path = os.path.join(tempfile.mkdtemp(), "ct.nrrd")
+    >>> sitk.WriteImage(sitk.GetImageFromArray(np.full((2, 4, 4), -1000, np.int16)), path)
+    >>> image = read_image(path)
+    >>> image.GetSize(), float(sitk.GetArrayViewFromImage(image).max())
+    ((4, 4, 2), -1000.0)
+    """
+    import SimpleITK as sitk
+
+    if not isinstance(path, str | os.PathLike):
+        raise ValueError(f"image path must be a string or path-like; got {path!r}")
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ValueError(f"image {path!r} does not exist")
+    try:
+        if os.path.isdir(path):
+            series = sitk.ImageSeriesReader.GetGDCMSeriesIDs(path)
+            if not series:
+                raise ValueError(f"folder {path!r} holds no DICOM series")
+            if len(series) > 1:
+                raise ValueError(
+                    f"folder {path!r} holds {len(series)} DICOM series ({', '.join(series)}); "
+                    "point to a folder with one series"
+                )
+            reader = sitk.ImageSeriesReader()
+            reader.SetFileNames(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(path, series[0]))
+            return reader.Execute()
+        return sitk.ReadImage(path)
+    except RuntimeError as exc:
+        message = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"image {path!r} cannot be read by SimpleITK ({message})") from None
+
+
+# --------------------------------------------------------------------------- content hashing (cache keys)
+
+_HASH_MEMO: dict[tuple, str] = {}
+
+
+def _file_sha1(path: str) -> str:
+    stat = os.stat(path)
+    key = (os.path.realpath(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    if key not in _HASH_MEMO:
+        digest = hashlib.sha1(usedforsecurity=False)
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        _HASH_MEMO[key] = digest.hexdigest()
+    return _HASH_MEMO[key]
+
+
+def _content_sha1(path: str) -> str:
+    """SHA-1 of a file's bytes, or of a folder's files (names and bytes, sorted), memoised on (path, size, mtime)."""
+    if not os.path.isdir(path):
+        return _file_sha1(path)
+    digest = hashlib.sha1(usedforsecurity=False)
+    for name in sorted(os.listdir(path)):
+        full = os.path.join(path, name)
+        if os.path.isfile(full):
+            digest.update(name.encode() + b"\0" + _file_sha1(full).encode())
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- per-patient work
+
+
+def _largest_component(mask: np.ndarray) -> np.ndarray:
+    """The largest 26-connected component of a non-empty boolean volume (the first one on ties)."""
+    from scipy import ndimage
+
+    box = ndimage.find_objects(mask.astype(np.uint8))[0]
+    labels, n = ndimage.label(mask[box], structure=np.ones((3, 3, 3), dtype=bool))
+    if n == 1:
+        return mask
+    sizes = np.bincount(labels.ravel())[1:]
+    largest = np.zeros_like(mask)
+    largest[box] = labels == 1 + int(np.argmax(sizes))
+    return largest
+
+
+def _roi_from_arrays(
+    ct: np.ndarray,
+    mask: np.ndarray,
+    spacing_xy: tuple[float, float],
+    *,
+    window_level: float,
+    window_width: float,
+    margin_mm: float,
+    image_size: int,
+    n_neighbors: int,
+    largest_component: bool = True,
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Cut the tumour ROI out of one volume.
+
+    ``ct`` (HU) and ``mask`` (bool, non-empty) are ``(z, y, x)`` arrays of one grid with
+    in-plane spacing ``spacing_xy = (sx, sy)`` in mm. Returns the windowed ROI
+    ``(2 * n_neighbors + 1, image_size, image_size)`` float32 in [0, 1], the ROI mask of
+    the central slice ``(image_size, image_size)`` bool (every tumour voxel), and a dict
+    describing the crop.
+    """
+    import torch
+
+    n_slices, n_rows, n_cols = ct.shape
+    focus = _largest_component(mask) if largest_component else mask
+    areas = focus.sum(axis=(1, 2))
+    k = int(np.argmax(areas))  # first slice of largest tumour area
+    slices = np.clip(np.arange(k - n_neighbors, k + n_neighbors + 1), 0, n_slices - 1)
+
+    rows = np.flatnonzero(focus[k].any(axis=1))
+    cols = np.flatnonzero(focus[k].any(axis=0))
+    y0, y1, x0, x1 = int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])
+    sx, sy = float(spacing_xy[0]), float(spacing_xy[1])
+    side_mm = max((x1 - x0 + 1) * sx, (y1 - y0 + 1) * sy) + 2.0 * margin_mm
+    # the same physical side along x and y: anisotropic pixels give a non-square pixel crop,
+    # made square (isotropic) by the single resize below
+    width = max(1, int(np.floor(side_mm / sx + 0.5)))
+    height = max(1, int(np.floor(side_mm / sy + 0.5)))
+    start_x = int(np.floor((x0 + x1) / 2.0 - (width - 1) / 2.0 + 0.5))
+    start_y = int(np.floor((y0 + y1) / 2.0 - (height - 1) / 2.0 + 0.5))
+
+    crop = np.full((len(slices), height, width), AIR_HU, dtype=np.float64)
+    crop_mask = np.zeros((height, width), dtype=np.float32)
+    ys, ye = max(start_y, 0), min(start_y + height, n_rows)
+    xs, xe = max(start_x, 0), min(start_x + width, n_cols)
+    crop[:, ys - start_y : ye - start_y, xs - start_x : xe - start_x] = ct[slices, ys:ye, xs:xe]
+    crop_mask[ys - start_y : ye - start_y, xs - start_x : xe - start_x] = mask[k, ys:ye, xs:xe]
+
+    lower = window_level - window_width / 2.0
+    windowed = np.clip((crop - lower) / window_width, 0.0, 1.0).astype(np.float32)
+
+    with torch.no_grad():
+        stack = torch.from_numpy(np.concatenate([windowed, crop_mask[None]], axis=0))[None]
+        resized = torch.nn.functional.interpolate(
+            stack, size=(image_size, image_size), mode="bilinear", align_corners=False, antialias=True
+        )[0].numpy()
+    roi = np.clip(resized[:-1], 0.0, 1.0).astype(np.float32, copy=False)
+    roi_mask = resized[-1] >= 0.5
+    info = {
+        "slice": k,
+        "slices": slices.tolist(),
+        "crop_start_xy": (start_x, start_y),
+        "crop_size_xy": (width, height),
+        "side_mm": side_mm,
+    }
+    return np.ascontiguousarray(roi), roi_mask, info
+
+
+def _check_path(path, label: str, column: str) -> str:
+    if not isinstance(path, str | os.PathLike):
+        raise ValueError(f"{label}: no {column!r} path given (value {path!r})")
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ValueError(f"{label}: {column} file {path!r} does not exist")
+    return path
+
+
+def _read_checked(path: str, label: str, column: str):
+    try:
+        image = read_image(path)
+    except ValueError as exc:
+        raise ValueError(f"{label}: {column} {exc}") from None
+    if image.GetDimension() != 3:
+        raise ValueError(
+            f"{label}: {column} {path!r} is a {image.GetDimension()}-D image of size {image.GetSize()}; "
+            "a 3-D CT volume (several axial slices) is needed"
+        )
+    if image.GetNumberOfComponentsPerPixel() != 1:
+        raise ValueError(
+            f"{label}: {column} {path!r} has {image.GetNumberOfComponentsPerPixel()} components per voxel; "
+            "a scalar image is needed"
+        )
+    return image
+
+
+def _load_pair(ct_path: str, mask_path: str, label: str, image_column: str, mask_column: str, mask_label):
+    """Read, check and orient (LPS) one patient's CT and mask: ``(ct HU, mask bool, (sx, sy))``."""
+    import SimpleITK as sitk
+
+    image = _read_checked(ct_path, label, image_column)
+    mask = _read_checked(mask_path, label, mask_column)
+    for attr in ("GetSize", "GetSpacing", "GetOrigin", "GetDirection"):
+        a, b = np.asarray(getattr(image, attr)()), np.asarray(getattr(mask, attr)())
+        if a.shape != b.shape or not np.allclose(a, b, atol=_GEOMETRY_TOLERANCE):
+            raise ValueError(
+                f"{label}: mask geometry differs from its image ({attr[3:].lower()} {tuple(b)} vs {tuple(a)}); "
+                "the mask must be drawn on the same grid as the CT"
+            )
+    # axial slices along the array's first axis, rows anterior->posterior, columns right->left
+    image = sitk.DICOMOrient(image, "LPS")
+    mask = sitk.DICOMOrient(mask, "LPS")
+    if image.GetSize()[2] < 2:
+        raise ValueError(
+            f"{label}: {image_column} {ct_path!r} has a single axial slice (a 2-D image of size "
+            f"{image.GetSize()[:2]}); a 3-D CT volume is needed"
+        )
+    ct = sitk.GetArrayFromImage(image)  # stored type; only the crop is converted to float
+    labels = sitk.GetArrayViewFromImage(mask)
+    tumour = labels != 0 if mask_label is None else labels == mask_label
+    if not tumour.any():
+        what = "is empty (no tumour voxel)" if mask_label is None else f"has no voxel with label {mask_label}"
+        raise ValueError(f"{label}: {mask_column} {mask_path!r} {what}")
+    return ct, tumour, image.GetSpacing()[:2]
+
+
+def _preprocess_files(ct_path: str, mask_path: str, label: str, columns: tuple[str, str], params: dict):
+    ct, tumour, spacing = _load_pair(ct_path, mask_path, label, *columns, params["mask_label"])
+    roi, roi_mask, _ = _roi_from_arrays(
+        ct,
+        tumour,
+        spacing,
+        window_level=params["window_level"],
+        window_width=params["window_width"],
+        margin_mm=params["margin_mm"],
+        image_size=params["image_size"],
+        n_neighbors=params["n_neighbors"],
+        largest_component=params["largest_component"],
+    )
+    return roi, roi_mask
+
+
+def _preprocess_cached(
+    ct_path: str,
+    mask_path: str,
+    label: str,
+    columns: tuple[str, str],
+    ct_sha1: str,
+    mask_sha1: str,
+    params: dict,
+    version: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cached entry point: joblib.Memory keys it on the content hashes, parameters and version only."""
+    return _preprocess_files(ct_path, mask_path, label, columns, params)
+
+
+def _cached_function(memory):
+    return memory.cache(_preprocess_cached, ignore=["ct_path", "mask_path", "label", "columns"])
+
+
+def _process_row(ct_path, mask_path, label: str, columns: tuple[str, str], params: dict):
+    """One patient's ``(roi, roi_mask)``, without cache."""
+    ct_path = _check_path(ct_path, label, columns[0])
+    mask_path = _check_path(mask_path, label, columns[1])
+    return _preprocess_files(ct_path, mask_path, label, columns, params)
+
+
+def _cache_key(ct_path, mask_path, label: str, columns: tuple[str, str], params: dict) -> tuple:
+    """The arguments of the cached function for one patient (paths checked, files hashed)."""
+    ct_path = _check_path(ct_path, label, columns[0])
+    mask_path = _check_path(mask_path, label, columns[1])
+    return (
+        ct_path,
+        mask_path,
+        label,
+        columns,
+        _content_sha1(ct_path),
+        _content_sha1(mask_path),
+        params,
+        _CACHE_VERSION,
+    )
+
+
+def _process_row_cached(memory, args: tuple):
+    """One patient's ``(roi, roi_mask)``, computed and stored in ``memory``."""
+    return _cached_function(memory)(*args)
+
+
+# --------------------------------------------------------------------------- the transformer
+
+
+class CTPreprocessor(TransformerMixin, BaseEstimator):
+    """Turn CT volumes and tumour masks into 2.5D tumour-ROI tensors for the deep models.
+
+    For each patient (row of ``X``):
+
+    1. read the CT and its mask with SimpleITK (see :func:`read_image`), check that they
+       share one grid, and orient both to LPS (axial slices; columns run from the
+       patient's right to left, rows from anterior to posterior, as radiologists view them);
+    2. take the largest tumour (largest 26-connected component of the mask, see
+       ``largest_component``), the axial slice where its area is largest (the first such
+       slice on ties), and that slice's ``n_neighbors`` neighbours on each side as
+       channels (indices clamped at the first/last slice of the volume);
+    3. crop a square centred on the tumour's bounding box on that slice, of side
+       ``max(bounding-box extent in mm) + 2 * margin_mm``, filled with air (-1000 HU)
+       where it leaves the volume;
+    4. map HU through the window ``clip((HU - (window_level - window_width / 2)) /
+       window_width, 0, 1)``;
+    5. resize to ``image_size`` x ``image_size`` pixels by bilinear interpolation with
+       antialiasing (:func:`torch.nn.functional.interpolate`, ``align_corners=False``;
+       deterministic on CPU).
+
+    Anisotropic in-plane pixels are handled without a separate resampling: the crop
+    spans the same physical side (mm) along x and y, so the single resize of step 5
+    also makes the output pixels isotropic. The tumour mask is ``mask != 0`` (or
+    ``mask == mask_label``). The ROI mask of ``transform(X, return_mask=True)`` and
+    :meth:`transform_masks` is the tumour mask of the central slice resized the same
+    way and thresholded at 0.5; it shows every tumour in the ROI.
+    The fit is stateless: it checks the parameters, the path columns and the paths.
+
+    Parameters
+    ----------
+    image_column : str, default="ct"
+        Column of ``X`` holding the CT path (file or DICOM series folder).
+    mask_column : str, default="mask"
+        Column of ``X`` holding the tumour-mask path, on the CT's grid.
+    window_level : float, default=70.0
+        Window centre in HU (liver window).
+    window_width : float, default=350.0
+        Window width in HU.
+    margin_mm : float, default=50.0
+        Peritumoural margin added on each side of the tumour's bounding box, in mm
+        (the paper stresses the tissue within ~5 cm of the tumour).
+    image_size : int, default=224
+        Side of the output images in pixels.
+    n_neighbors : int, default=1
+        Slices taken on each side of the largest-tumour slice: ``2 * n_neighbors + 1``
+        channels (3 by default, as an ImageNet-style backbone expects).
+    mask_label : int or None, default=None
+        Label value of the tumour in the mask; None takes every non-zero voxel.
+    largest_component : bool, default=True
+        Centre the ROI on the largest tumour (largest 26-connected component of the
+        mask) of a multifocal mask; False uses every tumour voxel for the choice of
+        slice and the bounding box.
+    n_jobs : int or None, default=None
+        Patients processed in parallel with :class:`joblib.Parallel` (None = 1).
+    memory : None, str, path-like or joblib.Memory, default=None
+        Cache of the per-patient results: None caches nothing; a folder or a
+        :class:`joblib.Memory` caches on disk keyed by the SHA-1 of each file's content
+        (of a folder's files for DICOM) and the parameters, so refitting (a grid search)
+        never decodes a volume twice, even after the files moved.
+    progress : bool, default=False
+        Show a tqdm progress bar over patients.
+
+    See Also
+    --------
+    read_image : the reader used for every CT and mask.
+
+    Notes
+    -----
+    Errors name the patient (``patient_id`` column, else the row index): a missing path
+    column or file, an unreadable file, a 2-D image, a mask of another size, spacing,
+    origin or direction than its CT (tolerance 1e-3), an empty mask.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np, pandas as pd, SimpleITK as sitk
+    >>> folder = tempfile.mkdtemp()
+    >>> ct = np.full((5, 40, 40), 40, np.int16)
+    >>> mask = np.zeros(ct.shape, np.uint8)
+    >>> mask[1:4, 15:25, 15:25] = 1
+    >>> for name, array in [("ct.nii.gz", ct), ("mask.nii.gz", mask)]:
+    ...     image = sitk.GetImageFromArray(array)
+    ...     image.SetSpacing((1.0, 1.0, 2.0))
+    ...     sitk.WriteImage(image, os.path.join(folder, name))
+    >>> X = pd.DataFrame({"patient_id": ["P1"], "ct": [os.path.join(folder, "ct.nii.gz")],
+    ...                   "mask": [os.path.join(folder, "mask.nii.gz")]})
+    >>> roi = CTPreprocessor(margin_mm=5.0, image_size=40).fit_transform(X)
+    >>> roi.shape, roi.dtype, round(float(roi.max()), 4)
+    ((1, 3, 40, 40), dtype('float32'), 0.4143)
+    >>> int(CTPreprocessor(margin_mm=5.0, image_size=40).transform_masks(X).sum())  # 10 px tumour + 2 x 5 px, x2
+    400
+    """
+
+    _parameter_constraints: dict = {
+        "image_column": [str],
+        "mask_column": [str],
+        "window_level": [Real],
+        "window_width": [Interval(Real, 0, None, closed="neither")],
+        "margin_mm": [Interval(Real, 0, None, closed="left")],
+        "image_size": [Interval(Integral, 1, None, closed="left")],
+        "n_neighbors": [Interval(Integral, 0, None, closed="left")],
+        "mask_label": [Interval(Integral, None, None, closed="neither"), None],
+        "largest_component": ["boolean"],
+        "n_jobs": [Integral, None],
+        "memory": [None, str, os.PathLike, HasMethods(["cache"])],
+        "progress": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        *,
+        image_column="ct",
+        mask_column="mask",
+        window_level=70.0,
+        window_width=350.0,
+        margin_mm=50.0,
+        image_size=224,
+        n_neighbors=1,
+        mask_label=None,
+        largest_component=True,
+        n_jobs=None,
+        memory=None,
+        progress=False,
+    ):
+        self.image_column = image_column
+        self.mask_column = mask_column
+        self.window_level = window_level
+        self.window_width = window_width
+        self.margin_mm = margin_mm
+        self.image_size = image_size
+        self.n_neighbors = n_neighbors
+        self.mask_label = mask_label
+        self.largest_component = largest_component
+        self.n_jobs = n_jobs
+        self.memory = memory
+        self.progress = progress
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.input_tags.string = True
+        tags.transformer_tags.preserves_dtype = []
+        return tags
+
+    def _check_input(self, X) -> list[str]:
+        self._validate_params()
+        check_clinical_columns(X, [self.image_column, self.mask_column])
+        return row_labels(X)
+
+    def fit(self, X, y=None):
+        """Check the parameters, the path columns and that every path exists (nothing is learnt).
+
+        Parameters
+        ----------
+        X : DataFrame
+            One row per patient with the ``image_column`` and ``mask_column`` paths.
+        y : ignored
+
+        Returns
+        -------
+        self : CTPreprocessor
+        """
+        labels = self._check_input(X)
+        for label, ct_path, mask_path in zip(labels, X[self.image_column], X[self.mask_column], strict=True):
+            _check_path(ct_path, label, self.image_column)
+            _check_path(mask_path, label, self.mask_column)
+        return self
+
+    def transform(self, X, return_mask=False):
+        """Tumour-ROI tensors of every patient.
+
+        Parameters
+        ----------
+        X : DataFrame
+            One row per patient with the ``image_column`` and ``mask_column`` paths.
+        return_mask : bool, default=False
+            Also return the tumour mask of the central slice on the same ROI grid.
+
+        Returns
+        -------
+        images : ndarray of float32, shape (n_samples, 2 * n_neighbors + 1, image_size, image_size)
+            Windowed CT in [0, 1].
+        masks : ndarray of bool, shape (n_samples, image_size, image_size)
+            Only when ``return_mask=True``.
+        """
+        from tqdm.auto import tqdm
+
+        labels = self._check_input(X)
+        columns = (self.image_column, self.mask_column)
+        params = {
+            "window_level": float(self.window_level),
+            "window_width": float(self.window_width),
+            "margin_mm": float(self.margin_mm),
+            "image_size": int(self.image_size),
+            "n_neighbors": int(self.n_neighbors),
+            "mask_label": None if self.mask_label is None else int(self.mask_label),
+            "largest_component": bool(self.largest_component),
+        }
+        memory = check_memory(os.fspath(self.memory) if isinstance(self.memory, os.PathLike) else self.memory)
+        rows = list(zip(X[self.image_column], X[self.mask_column], labels, strict=True))
+        results = [None] * len(rows)
+        with tqdm(total=len(rows), disable=not self.progress, desc="CT ROIs", unit="patient") as bar:
+            if memory.location is None:
+                todo = list(range(len(rows)))
+                tasks = [delayed(_process_row)(*row, columns, params) for row in rows]
+            else:  # cache hits are loaded here; only misses go to the workers
+                cached = _cached_function(memory)
+                keys = [_cache_key(*row, columns, params) for row in rows]
+                todo = []
+                for i, key in enumerate(keys):
+                    if cached.check_call_in_cache(*key):
+                        results[i] = cached(*key)
+                        bar.update()
+                    else:
+                        todo.append(i)
+                tasks = [delayed(_process_row_cached)(memory, keys[i]) for i in todo]
+            if tasks:
+                computed = Parallel(n_jobs=self.n_jobs, return_as="generator")(tasks)
+                for i, result in zip(todo, computed, strict=True):
+                    results[i] = result
+                    bar.update()
+        size, channels = params["image_size"], 2 * params["n_neighbors"] + 1
+        images = np.empty((len(results), channels, size, size), dtype=np.float32)
+        masks = np.empty((len(results), size, size), dtype=bool)
+        for i, (roi, roi_mask) in enumerate(results):
+            images[i], masks[i] = roi, roi_mask
+        return (images, masks) if return_mask else images
+
+    def transform_masks(self, X):
+        """Tumour masks on the ROI grid of :meth:`transform` (central slice), e.g. for Grad-CAM overlays.
+
+        Parameters
+        ----------
+        X : DataFrame
+            As for :meth:`transform`.
+
+        Returns
+        -------
+        masks : ndarray of bool, shape (n_samples, image_size, image_size)
+        """
+        return self.transform(X, return_mask=True)[1]
