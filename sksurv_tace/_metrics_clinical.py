@@ -1,0 +1,456 @@
+"""Clinical summaries at a horizon: operating point, risk groups, calibration, decision curves.
+
+Re-exported by :mod:`sksurv_tace.metrics`. Risk scores: higher = higher risk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, special
+from sklearn.metrics import roc_curve
+from sksurv.compare import compare_survival
+from sksurv.linear_model import CoxPHSurvivalAnalysis
+from sksurv.nonparametric import kaplan_meier_estimator
+from sksurv.util import Surv
+
+from . import _metrics_core as core
+
+__all__ = [
+    "youden_cutoff",
+    "confusion_at_cutoff",
+    "risk_groups",
+    "RiskGroups",
+    "calibration_at_horizon",
+    "CalibrationResult",
+    "decision_curve",
+]
+
+_CENSORING = ("exclude", "ipcw")
+
+
+def _horizon_status(time, event, horizon, censoring):
+    """Case indicator (death by the horizon) and weights; censored before the horizon get weight 0.
+
+    ``"exclude"``: weight 1 for known status. ``"ipcw"``: cases ``1/G(T_i-)``, controls
+    ``1/G(t)`` with ``G`` the censoring Kaplan–Meier of the sample (timeROC's weights).
+    """
+    if censoring not in _CENSORING:
+        raise ValueError(f"censoring must be one of {_CENSORING}; got {censoring!r}")
+    case = event & (time <= horizon)
+    control = time > horizon
+    if censoring == "exclude":
+        return case, (case | control).astype(float)
+    uniq, g = core.censoring_km(time, event)
+    w = np.zeros(len(time))
+    w[case] = 1.0 / core.step_at(uniq, g, time[case], left=True)
+    w[control] = 1.0 / float(core.step_at(uniq, g, horizon))
+    return case, w
+
+
+def _prepare(y, risk, horizon, name="risk"):
+    event, time = core.check_target(y)
+    horizon = float(core.check_times(horizon, time, event)[0])
+    risk = core.check_risk(risk, len(time), name=name)
+    return event, time, risk, horizon
+
+
+def youden_cutoff(y, risk, horizon: float, *, censoring: str = "ipcw") -> float:
+    """Cut-off of the risk score maximising Youden's J for death by ``horizon``.
+
+    Patients with ``risk >= cutoff`` are called high risk (predicted to die by the
+    horizon); sensitivity/specificity are those of :func:`confusion_at_cutoff` with the
+    same ``censoring`` handling. Choose it on one cohort and apply it to another.
+    Ties in J keep the highest cut-off (as :func:`sklearn.metrics.roc_curve` lists them).
+
+    Parameters
+    ----------
+    y : structured array
+    risk : array-like, shape (n_samples,)
+        Risk score, higher = higher risk.
+    horizon : float
+    censoring : {"ipcw", "exclude"}, default="ipcw"
+        Patients censored before the horizon are dropped (``"exclude"``) or the others
+        are inverse-probability-of-censoring weighted (``"ipcw"``).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> from sksurv.util import Surv
+    >>> y = Surv.from_arrays([1, 1, 1, 0, 0, 0], [1.0, 2, 3, 8, 9, 10])
+    >>> youden_cutoff(y, [0.9, 0.8, 0.7, 0.3, 0.2, 0.1], 5.0)
+    0.7
+    """
+    event, time, risk, horizon = _prepare(y, risk, horizon)
+    case, w = _horizon_status(time, event, horizon, censoring)
+    keep = w > 0
+    if case[keep].all() or not case[keep].any():
+        raise ValueError(f"no control alive after horizon={horizon:g}: Youden's J is undefined")
+    fpr, tpr, thr = roc_curve(case[keep], risk[keep], sample_weight=w[keep], drop_intermediate=False)
+    j = tpr - fpr
+    j[~np.isfinite(thr)] = -np.inf
+    return float(thr[int(np.argmax(j))])
+
+
+def confusion_at_cutoff(y, risk, cutoff: float, horizon: float, *, censoring: str = "ipcw") -> dict:
+    """Classification metrics at a risk cut-off for death by ``horizon``.
+
+    Positive = ``risk >= cutoff`` (high risk); a case died by the horizon (event with
+    ``T <= horizon``), a control is alive after it. Accuracy = (TP+TN)/all, sensitivity
+    (recall) = TP/(TP+FN), specificity = TN/(TN+FP), PPV (precision) = TP/(TP+FP),
+    NPV = TN/(TN+FN), prevalence = (TP+FN)/all. Patients censored before the horizon
+    have unknown status: ``"exclude"`` drops them (biased towards early deaths when
+    censoring is heavy), ``"ipcw"`` weights cases by ``1/G(T_i-)`` and controls by
+    ``1/G(t)`` (censoring Kaplan–Meier), the weighting of Uno et al. (2007) / timeROC.
+
+    Parameters
+    ----------
+    y : structured array
+    risk : array-like, shape (n_samples,)
+        Risk score, higher = higher risk.
+    cutoff : float
+    horizon : float
+    censoring : {"ipcw", "exclude"}, default="ipcw"
+
+    Returns
+    -------
+    dict
+        ``accuracy, sensitivity, specificity, ppv, npv, prevalence`` and the (weighted)
+        counts ``tp, fp, tn, fn`` plus ``n_excluded`` (censored before the horizon).
+
+    Examples
+    --------
+    >>> from sksurv.util import Surv
+    >>> y = Surv.from_arrays([1, 1, 0, 0, 0], [1.0, 2, 3, 8, 9])
+    >>> m = confusion_at_cutoff(y, [0.9, 0.4, 0.5, 0.6, 0.1], 0.5, 5.0)
+    >>> m["sensitivity"], m["specificity"], m["n_excluded"]
+    (0.5, 0.5, 1)
+    """
+    event, time, risk, horizon = _prepare(y, risk, horizon)
+    if not np.isfinite(cutoff):
+        raise ValueError(f"cutoff must be finite; got {cutoff!r}")
+    case, w = _horizon_status(time, event, horizon, censoring)
+    pos = risk >= cutoff
+    tp = float(w[case & pos].sum())
+    fn = float(w[case & ~pos].sum())
+    fp = float(w[~case & pos].sum())
+    tn = float(w[~case & ~pos].sum())
+    total = tp + fn + fp + tn
+
+    def ratio(a, b):
+        return a / b if b > 0 else float("nan")
+
+    return dict(
+        accuracy=ratio(tp + tn, total),
+        sensitivity=ratio(tp, tp + fn),
+        specificity=ratio(tn, tn + fp),
+        ppv=ratio(tp, tp + fp),
+        npv=ratio(tn, tn + fn),
+        prevalence=ratio(tp + fn, total),
+        tp=tp,
+        fp=fp,
+        tn=tn,
+        fn=fn,
+        n_excluded=int((w == 0).sum()),
+    )
+
+
+@dataclass(frozen=True)
+class RiskGroups:
+    """Kaplan–Meier curves of risk groups and their log-rank test.
+
+    Attributes
+    ----------
+    curves : DataFrame
+        ``group, time, survival, lower, upper`` (log-log confidence band), one row per time.
+    summary : DataFrame
+        ``group, n, events, median, median_lower, median_upper`` (inf = not reached).
+    chisq, p_value : float
+        Log-rank test (:func:`sksurv.compare.compare_survival`).
+    cutoff : float
+
+    Examples
+    --------
+    >>> from sksurv.util import Surv
+    >>> groups = risk_groups(Surv.from_arrays([1, 0, 1, 1], [1.0, 2, 3, 4]), [2, 2, 1, 1], 1.5)
+    >>> groups.summary["n"].tolist()
+    [2, 2]
+    """
+
+    curves: pd.DataFrame
+    summary: pd.DataFrame
+    chisq: float
+    p_value: float
+    cutoff: float
+
+
+def _first_below(time, values, level=0.5) -> float:
+    hit = np.flatnonzero(values <= level)
+    return float(time[hit[0]]) if hit.size else float("inf")
+
+
+def risk_groups(
+    y, risk, cutoff: float, *, labels: tuple[str, str] = ("low risk", "high risk"), confidence_level: float = 0.95
+) -> RiskGroups:
+    """Split patients at a risk cut-off: Kaplan–Meier per group, log-rank p, median OS with CI.
+
+    High risk: ``risk >= cutoff``. Curves from
+    :func:`sksurv.nonparametric.kaplan_meier_estimator` with ``conf_type="log-log"``;
+    median = first time the curve is <= 0.5, its CI the first times the lower and upper
+    confidence limits are <= 0.5 (Brookmeyer–Crowley inversion, as R ``survfit`` and
+    lifelines); ``inf`` when not reached.
+
+    Parameters
+    ----------
+    y : structured array
+    risk : array-like, shape (n_samples,)
+        Risk score, higher = higher risk.
+    cutoff : float
+    labels : (str, str), default=("low risk", "high risk")
+    confidence_level : float, default=0.95
+
+    Returns
+    -------
+    RiskGroups
+
+    Examples
+    --------
+    >>> from sksurv.util import Surv
+    >>> y = Surv.from_arrays([1, 1, 1, 1, 1, 0], [1.0, 2, 3, 7, 8, 9])
+    >>> groups = risk_groups(y, [3, 3, 3, 1, 1, 1], 2)
+    >>> groups.summary["median"].tolist()
+    [8.0, 2.0]
+    """
+    event, time = core.check_target(y)
+    risk = core.check_risk(risk, len(time))
+    high = risk >= cutoff
+    if high.all() or not high.any():
+        raise ValueError(f"cutoff={cutoff!r} puts every patient in one group; both groups need patients")
+    curves, summary = [], []
+    for label, mask in zip(labels, (~high, high), strict=True):
+        if not event[mask].any():
+            t, s = np.unique(time[mask]), np.ones(len(np.unique(time[mask])))
+            lo = hi = s
+        else:
+            t, s, ci = kaplan_meier_estimator(event[mask], time[mask], conf_type="log-log", conf_level=confidence_level)
+            lo, hi = ci
+        curves.append(pd.DataFrame({"group": label, "time": t, "survival": s, "lower": lo, "upper": hi}))
+        summary.append(
+            dict(group=label, n=int(mask.sum()), events=int(event[mask].sum()), median=_first_below(t, s),
+                 median_lower=_first_below(t, lo), median_upper=_first_below(t, hi))
+        )  # fmt: skip
+    chisq, p = compare_survival(Surv.from_arrays(event, time), high.astype(int))
+    return RiskGroups(pd.concat(curves, ignore_index=True), pd.DataFrame(summary), float(chisq), float(p), cutoff)
+
+
+@dataclass(frozen=True)
+class CalibrationResult:
+    """Calibration of predicted survival at a horizon.
+
+    Attributes
+    ----------
+    groups : DataFrame
+        ``group, n, predicted, observed, lower, upper``: mean predicted ``S(t)`` and
+        Kaplan–Meier observed ``S(t)`` (log-log CI) per quantile group of the prediction.
+    curve : DataFrame
+        ``predicted, observed`` smoothed calibration curve (one row per patient, sorted).
+    slope, intercept : float
+        Logistic recalibration slope and calibration-in-the-large (ideal 1 and 0).
+    ici, e50, e90 : float
+        Mean, median and 90th percentile of ``|observed - predicted|`` on the curve.
+    horizon : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksurv.util import Surv
+    >>> rng = np.random.default_rng(1)
+    >>> y = Surv.from_arrays(np.ones(50, bool), rng.exponential(2.0, 50))
+    >>> res = calibration_at_horizon(y, np.full(50, np.exp(-0.5)), 1.0, n_groups=2)
+    >>> len(res.groups), res.horizon
+    (2, 1.0)
+    """
+
+    groups: pd.DataFrame
+    curve: pd.DataFrame
+    slope: float
+    intercept: float
+    ici: float
+    e50: float
+    e90: float
+    horizon: float
+
+
+def _rcs_basis(x: np.ndarray, n_knots: int) -> np.ndarray:
+    """Harrell's restricted cubic spline basis (linear tails), knots at Harrell's default quantiles."""
+    probs = {3: [0.1, 0.5, 0.9], 4: [0.05, 0.35, 0.65, 0.95], 5: [0.05, 0.275, 0.5, 0.725, 0.95]}[n_knots]
+    knots = np.unique(np.quantile(x, probs))
+    cols = [x]
+    if len(knots) >= 3:
+        k, norm = knots, (knots[-1] - knots[0]) ** 2
+        for j in range(len(k) - 2):
+            term = (
+                np.maximum(x - k[j], 0) ** 3
+                - np.maximum(x - k[-2], 0) ** 3 * (k[-1] - k[j]) / (k[-1] - k[-2])
+                + np.maximum(x - k[-1], 0) ** 3 * (k[-2] - k[j]) / (k[-1] - k[-2])
+            )
+            cols.append(term / norm)
+    return np.column_stack(cols)
+
+
+def _weighted_logistic(outcome, w, x, *, fixed_slope: bool) -> tuple[float, float]:
+    def nll(params):
+        a, b = (params[0], 1.0) if fixed_slope else params
+        eta = a + b * x
+        return -np.sum(w * (outcome * eta - np.logaddexp(0, eta)))
+
+    res = optimize.minimize(nll, np.zeros(1 if fixed_slope else 2), method="BFGS")
+    return (float(res.x[0]), 1.0) if fixed_slope else (float(res.x[0]), float(res.x[1]))
+
+
+def calibration_at_horizon(
+    y, survival, horizon: float, *, n_groups: int = 5, n_knots: int = 3, confidence_level: float = 0.95
+) -> CalibrationResult:
+    """Predicted vs observed survival at ``horizon`` (calibration plot, slope, ICI/E50/E90).
+
+    ``survival`` is the predicted probability of being alive at the horizon.
+
+    * Groups: patients split into ``n_groups`` quantile groups of the prediction; per
+      group the mean prediction and the Kaplan–Meier ``S(t)`` with its log-log CI.
+    * Smooth curve and ICI/E50/E90 (Austin, Harrell & van Klaveren 2020, Stat Med
+      39:2714–2742): a Cox model of the observed outcome on a restricted cubic spline
+      (``n_knots``) of ``log(-log S_pred)`` — the paper's Cox alternative to hazard
+      regression — gives each patient's smoothed observed ``S(t)``; ICI, E50 and E90 are
+      the mean, median and 90th percentile of ``|observed - predicted|``.
+    * Slope/intercept: logistic recalibration of death by the horizon on
+      ``logit(1 - S_pred)``, IPCW-weighted (patients censored before the horizon weigh 0,
+      the others ``1/G``): the slope of the two-parameter fit and the intercept of the
+      fit with the slope fixed at 1 (calibration-in-the-large). Ideal: 1 and 0.
+
+    Parameters
+    ----------
+    y : structured array
+    survival : array-like, shape (n_samples,)
+        Predicted ``S(horizon)`` in [0, 1].
+    horizon : float
+    n_groups : int, default=5
+    n_knots : {3, 4, 5}, default=3
+    confidence_level : float, default=0.95
+
+    Returns
+    -------
+    CalibrationResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksurv.util import Surv
+    >>> rng = np.random.default_rng(0)
+    >>> rate = rng.uniform(0.05, 0.5, 200); time = rng.exponential(1 / rate)
+    >>> res = calibration_at_horizon(Surv.from_arrays(np.ones(200, bool), time), np.exp(-rate * 2.0), 2.0)
+    >>> bool(res.ici < 0.1)
+    True
+    """
+    event, time, surv, horizon = _prepare(y, survival, horizon, name="survival")
+    if (surv < 0).any() or (surv > 1).any():
+        raise ValueError("survival must be predicted probabilities in [0, 1] (not risk scores)")
+    if n_groups < 1 or n_groups > len(time):
+        raise ValueError(f"n_groups must be between 1 and the number of patients; got {n_groups}")
+    if n_knots not in (3, 4, 5):
+        raise ValueError(f"n_knots must be 3, 4 or 5; got {n_knots}")
+    order = np.argsort(-surv, kind="stable")
+    rows = []
+    for g, idx in enumerate(np.array_split(order, n_groups)):
+        e, t = event[idx], time[idx]
+        if e.any():
+            kt, ks, (lo, hi) = kaplan_meier_estimator(e, t, conf_type="log-log", conf_level=confidence_level)
+            obs, lower, upper = (float(core.step_at(kt, v, horizon)) for v in (ks, lo, hi))
+        else:
+            obs = lower = upper = 1.0
+        rows.append(dict(group=g + 1, n=len(idx), predicted=float(surv[idx].mean()), observed=obs,
+                         lower=lower, upper=upper))  # fmt: skip
+    clipped = np.clip(surv, 1e-6, 1 - 1e-6)
+    cll = np.log(-np.log(clipped))
+    basis = _rcs_basis(cll, n_knots)
+    cox = CoxPHSurvivalAnalysis(ties="breslow", alpha=1e-8).fit(basis, Surv.from_arrays(event, time))
+    observed = np.array([fn(horizon) for fn in cox.predict_survival_function(basis)])
+    err = np.abs(observed - surv)
+    case, w = _horizon_status(time, event, horizon, "ipcw")
+    keep = w > 0
+    logit_risk = special.logit(1 - clipped)
+    _, slope = _weighted_logistic(case[keep].astype(float), w[keep], logit_risk[keep], fixed_slope=False)
+    intercept, _ = _weighted_logistic(case[keep].astype(float), w[keep], logit_risk[keep], fixed_slope=True)
+    sort = np.argsort(surv)
+    return CalibrationResult(
+        groups=pd.DataFrame(rows),
+        curve=pd.DataFrame({"predicted": surv[sort], "observed": observed[sort]}),
+        slope=slope,
+        intercept=intercept,
+        ici=float(err.mean()),
+        e50=float(np.median(err)),
+        e90=float(np.quantile(err, 0.9)),
+        horizon=horizon,
+    )
+
+
+def decision_curve(y, risk_at_horizon, horizon: float, *, thresholds=None) -> pd.DataFrame:
+    """Decision curve analysis at ``horizon`` (Vickers, Cronin, Elkin & Gonen 2008 survival extension).
+
+    Treat patients whose predicted probability of death by the horizon is ``>= pt``.
+    Net benefit ``= (1 - S_+(t)) p_+ - S_+(t) p_+ pt / (1 - pt)`` with ``p_+`` the share of
+    treated patients and ``S_+`` the Kaplan–Meier survival among them (0 when nobody is
+    treated); treat-all uses the whole cohort's Kaplan–Meier, treat-none is 0.
+
+    Parameters
+    ----------
+    y : structured array
+    risk_at_horizon : array-like or mapping of str to array-like
+        Predicted probability of death by the horizon (``1 - S(t)``) in [0, 1], one model or
+        several by name.
+    horizon : float
+    thresholds : array-like, optional
+        Threshold probabilities in (0, 1); default 0.01 to 0.99 by 0.01.
+
+    Returns
+    -------
+    DataFrame
+        ``threshold``, one net-benefit column per model (``"model"`` for a single array),
+        ``treat_all`` and ``treat_none``.
+
+    Examples
+    --------
+    >>> from sksurv.util import Surv
+    >>> y = Surv.from_arrays([1, 1, 0, 0], [1.0, 2, 8, 9])
+    >>> decision_curve(y, [0.9, 0.8, 0.1, 0.2], 5.0, thresholds=[0.5])["model"].tolist()
+    [0.5]
+    """
+    event, time = core.check_target(y)
+    horizon = float(core.check_times(horizon, time, event)[0])
+    models = dict(risk_at_horizon) if isinstance(risk_at_horizon, Mapping) else {"model": risk_at_horizon}
+    pt = np.arange(1, 100) / 100 if thresholds is None else np.asarray(thresholds, dtype=float)
+    if pt.ndim != 1 or ((pt <= 0) | (pt >= 1)).any():
+        raise ValueError("thresholds must be probabilities strictly between 0 and 1")
+    odds = pt / (1 - pt)
+    out = {"threshold": pt}
+    for name, values in models.items():
+        p = core.check_risk(values, len(time), name=f"risk_at_horizon[{name!r}]")
+        if (p < 0).any() or (p > 1).any():
+            raise ValueError(f"risk_at_horizon[{name!r}] must be probabilities of death by the horizon in [0, 1]")
+        nb = np.zeros(len(pt))
+        for k, thr in enumerate(pt):
+            treated = p >= thr
+            if treated.any():
+                s = core.km_survival(time[treated], event[treated], horizon)
+                share = treated.mean()
+                nb[k] = (1 - s) * share - s * share * odds[k]
+        out[name] = nb
+    s_all = core.km_survival(time, event, horizon)
+    out["treat_all"] = (1 - s_all) - s_all * odds
+    out["treat_none"] = np.zeros(len(pt))
+    return pd.DataFrame(out)

@@ -1,0 +1,542 @@
+"""Tests of sksurv_tace.metrics against R reference values, scikit-survival, lifelines and closed forms."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from lifelines import KaplanMeierFitter
+from lifelines.statistics import logrank_test
+from lifelines.utils import median_survival_times
+from sklearn.base import BaseEstimator
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GridSearchCV, KFold, cross_validate
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sksurv.base import SurvivalAnalysisMixin
+from sksurv.column import encode_categorical
+from sksurv.datasets import load_gbsg2, load_veterans_lung_cancer, load_whas500
+from sksurv.functions import StepFunction
+from sksurv.linear_model import CoxnetSurvivalAnalysis, CoxPHSurvivalAnalysis
+from sksurv.metrics import (
+    brier_score,
+    concordance_index_censored,
+    cumulative_dynamic_auc,
+    integrated_brier_score,
+)
+from sksurv.util import Surv
+
+from sksurv_tace import metrics as M
+from sksurv_tace._metrics_core import harrell_fast, km_survival
+
+DATA = Path(__file__).parent / "data"
+PROPS = settings(max_examples=25, deadline=None)
+
+
+# --------------------------------------------------------------------------- fixtures
+def _load(name):
+    return json.loads((DATA / name).read_text())
+
+
+@pytest.fixture(scope="module")
+def whas500_cox():
+    """whas500 with a Cox risk score fitted on the first half, evaluated on the second."""
+    X, y = load_whas500()
+    X = encode_categorical(X).astype(float)
+    half = len(y) // 2
+    model = CoxPHSurvivalAnalysis(alpha=1e-4).fit(X.iloc[:half], y[:half])
+    y_tr, y_te = _surv(y[:half]), _surv(y[half:])
+    return y_tr, y_te, model.predict(X.iloc[half:])
+
+
+@pytest.fixture(scope="module")
+def veterans():
+    X, y = load_veterans_lung_cancer()
+    return encode_categorical(X).astype(float), _surv(y)
+
+
+def _surv(y):
+    names = y.dtype.names
+    return Surv.from_arrays(y[names[0]], y[names[1]])
+
+
+def _random_cohort(n, seed, *, censor=0.3, ties=False):
+    rng = np.random.default_rng(seed)
+    risk = rng.normal(size=n)
+    time = rng.exponential(np.exp(-risk)) * 100
+    if ties:
+        time = np.ceil(time / 10) * 10
+    event = rng.random(n) > censor
+    return Surv.from_arrays(event, time), risk + rng.normal(0, 1, n)
+
+
+# --------------------------------------------------------------------------- R reference values
+@pytest.mark.parametrize("case", range(6))
+def test_td_auc_matches_timeroc(case):
+    ref = _load("metrics_timeroc_auc.json")["cases"][case]
+    y = Surv.from_arrays(ref["test_status"], ref["test_time"])
+    auc = M.td_auc(y, ref["estimate"], ref["times_se"])
+    np.testing.assert_allclose(auc, ref["auc_cd_Uno_timeROC"], atol=1e-4)
+    table = M.td_auc_ci(y, ref["estimate"], ref["times_se"], method="iid")
+    np.testing.assert_allclose(table["std_error"], ref["auc_cd_Uno_se_timeROC"], atol=1e-4)
+    np.testing.assert_allclose(table["auc"], auc)
+    z = 1.959963984540054
+    np.testing.assert_allclose(table["lower"], np.clip(auc - z * table["std_error"], 0, 1))
+
+
+def test_timeroc_counts_cases_strictly_before_t():
+    """At an event time timeROC (T < t) and scikit-survival (T <= t) differ; we follow timeROC without y_train."""
+    ref = _load("metrics_timeroc_auc.json")["cases"][0]
+    y = Surv.from_arrays(ref["test_status"], ref["test_time"])
+    t = 202.0  # an event time of this sample
+    assert (np.asarray(ref["test_time"])[np.asarray(ref["test_status"])] == t).any()
+    ours = M.td_auc(y, ref["estimate"], [t])[0]
+    assert ours == pytest.approx(ref["auc_cd_Uno_timeROC"][3], abs=1e-4)
+    sk = cumulative_dynamic_auc(y, y, np.asarray(ref["estimate"]), [t])[0][0]
+    assert abs(sk - ours) > 1e-3
+
+
+@pytest.mark.parametrize("case", range(6))
+def test_c_indices_match_r(case):
+    ref = _load("metrics_cindex.json")["cases"][case]
+    y = Surv.from_arrays(ref["test_status"], ref["test_time"])
+    assert M.harrell_c(y, ref["estimate"]) == pytest.approx(ref["c_Harrell_survival"][0], abs=1e-4)
+    # survC1 (evaluation-sample censoring, tau = last event time before the end of follow-up)
+    uno = M.uno_c(y, ref["estimate"], tau=max(ref["times"]))
+    assert uno == pytest.approx(ref["c_Uno_survC1"][0], abs=2e-3)
+
+
+@pytest.mark.parametrize("case", range(2))
+def test_kaplan_meier_matches_survfit(case):
+    """The Kaplan–Meier used by calibration, decision curves and risk groups vs R survfit (lung, gbsg)."""
+    ref = _load("metrics_kaplan_meier.json")["cases"][case]
+    event, time = np.asarray(ref["status"], bool), np.asarray(ref["time"], float)
+    ours = [km_survival(time, event, t) for t in ref["times"]]
+    np.testing.assert_allclose(ours, ref["surv_prob_survival"], atol=1e-4)
+    # treat-all net benefit at pt = 0.5 is 1 - 2 S(t)
+    t = float(np.median(ref["times"]))
+    dca = M.decision_curve(Surv.from_arrays(event, time), np.zeros(len(time)), t, thresholds=[0.5])
+    expected = 1 - 2 * np.asarray(ref["surv_prob_survival"])[np.searchsorted(ref["times"], t, side="right") - 1]
+    assert dca["treat_all"][0] == pytest.approx(expected, abs=2e-4)
+    groups = M.risk_groups(Surv.from_arrays(event, time), np.arange(len(time)) % 2, 0.5)
+    assert set(groups.curves["group"]) == {"low risk", "high risk"}
+
+
+# --------------------------------------------------------------------------- scikit-survival datasets
+def test_wrappers_equal_sksurv_on_whas500(whas500_cox):
+    y_tr, y_te, risk = whas500_cox
+    expected = concordance_index_censored(y_te["event"], y_te["time"], risk)[0]
+    assert M.harrell_c(y_te, risk) == expected
+    times = np.percentile(y_te["time"][y_te["event"]], [25, 50, 75])
+    np.testing.assert_allclose(
+        M.td_auc(y_te, risk, times, y_train=y_tr), cumulative_dynamic_auc(y_tr, y_te, risk, times)[0]
+    )
+
+
+@pytest.mark.parametrize("loader", [load_whas500, load_gbsg2, load_veterans_lung_cancer])
+def test_fast_harrell_equals_sksurv(loader):
+    X, y = loader()
+    y = _surv(y)
+    num = X.select_dtypes("number")
+    risk = np.round(num.iloc[:, 0].to_numpy() - 0.5 * num.iloc[:, 1].to_numpy(), 0)  # many tied risks
+    ours = harrell_fast(y["event"], y["time"], risk, block=64)
+    ref = concordance_index_censored(y["event"], y["time"], risk)
+    assert ours[0] == pytest.approx(ref[0], abs=1e-15)
+    assert ours[1:] == tuple(int(v) for v in ref[1:4])
+
+
+def test_timeroc_equals_sksurv_without_ties():
+    """With continuous times, a horizon off the event times and the same censoring KM, both definitions agree."""
+    y, risk = _random_cohort(150, 3)
+    t = float(np.median(y["time"])) + 1e-3
+    ours = M.td_auc(y, risk, [t])[0]
+    assert ours == pytest.approx(cumulative_dynamic_auc(y, y, risk, [t])[0][0], abs=1e-12)
+
+
+def test_brier_and_ibs_equal_sksurv(veterans):
+    X, y = veterans
+    model = CoxPHSurvivalAnalysis(alpha=1e-4).fit(X, y)
+    times = np.array([30.0, 60.0, 90.0, 180.0])
+    surv = np.vstack([fn(times) for fn in model.predict_survival_function(X)])
+    assert M.brier_at(y, surv[:, 2], 90.0) == pytest.approx(brier_score(y, y, surv[:, 2], 90.0)[1][0])
+    assert M.integrated_brier(y, surv, times) == pytest.approx(integrated_brier_score(y, y, surv, times))
+
+
+def test_brier_closed_form_without_censoring():
+    time = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    y = Surv.from_arrays(np.ones(6, bool), time)
+    surv = np.array([0.1, 0.3, 0.5, 0.6, 0.8, 0.9])
+    expected = np.mean(((time > 3.5).astype(float) - surv) ** 2)
+    assert M.brier_at(y, surv, 3.5) == pytest.approx(expected)
+    assert M.integrated_brier(y, np.full((6, 3), 0.5), [1.5, 2.5, 3.5]) == pytest.approx(0.25)
+
+
+# --------------------------------------------------------------------------- closed forms
+def _tiny():
+    return Surv.from_arrays([1, 1, 0, 1, 0, 1], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+
+
+@pytest.mark.parametrize(
+    ("risk", "expected"), [([6, 5, 4, 3, 2, 1], 1.0), ([1, 2, 3, 4, 5, 6], 0.0), ([2, 2, 2, 2, 2, 2], 0.5)]
+)
+def test_closed_form_c_and_auc(risk, expected):
+    y = _tiny()
+    assert M.harrell_c(y, risk) == expected
+    assert M.uno_c(y, risk) == pytest.approx(expected)
+    np.testing.assert_allclose(M.td_auc(y, risk, [1.5, 4.5]), expected)
+    assert harrell_fast(y["event"], y["time"], np.asarray(risk, float))[0] == expected
+
+
+# --------------------------------------------------------------------------- bootstrap
+def test_vectorised_bootstrap_identical_to_sksurv_loop():
+    y, risk = _random_cohort(301, 0, ties=True)
+    risk = np.round(risk, 1)  # tied risks too
+    ci = M.c_index_ci(y, risk, n_bootstrap=300, random_state=42)
+    idx = np.random.default_rng(42).integers(0, 301, size=(300, 301))
+    loop = np.array([concordance_index_censored(y["event"][i], y["time"][i], risk[i])[0] for i in idx])
+    np.testing.assert_array_equal(ci.replicates, loop)
+    lo, hi = np.quantile(loop, [0.025, 0.975])
+    assert (ci.lower, ci.upper) == (pytest.approx(lo), pytest.approx(hi))
+    assert ci.estimate == concordance_index_censored(y["event"], y["time"], risk)[0]
+
+
+def test_bootstrap_is_seeded_and_uno_runs():
+    y, risk = _random_cohort(80, 1)
+    a = M.c_index_ci(y, risk, method="uno", n_bootstrap=40, random_state=3, progress=False)
+    b = M.c_index_ci(y, risk, method="uno", n_bootstrap=40, random_state=3, progress=False)
+    np.testing.assert_array_equal(a.replicates, b.replicates)
+    assert a.lower <= a.estimate <= a.upper
+    table = M.td_auc_ci(y, risk, [50.0, 100.0], method="bootstrap", n_bootstrap=40, random_state=0)
+    assert ((table["lower"] <= table["auc"]) & (table["auc"] <= table["upper"])).all()
+
+
+# --------------------------------------------------------------------------- comparisons
+def _delong_bruteforce(score_a, score_b, label):
+    """DeLong et al. (1988) structural components written from the paper's definitions, O(m n)."""
+    comps = []
+    for s in (score_a, score_b):
+        pos, neg = s[label], s[~label]
+        psi = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
+        comps.append((psi.mean(axis=1), psi.mean(axis=0)))
+    s10 = np.cov(np.vstack([comps[0][0], comps[1][0]]))
+    s01 = np.cov(np.vstack([comps[0][1], comps[1][1]]))
+    cov = s10 / label.sum() + s01 / (~label).sum()
+    return cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]
+
+
+def test_delong_against_definition_and_sklearn():
+    y, risk = _random_cohort(120, 5)
+    other = np.round(risk + np.random.default_rng(9).normal(0, 1.5, 120), 1)
+    t = 60.0
+    res = M.compare_td_auc(y, risk, other, t, method="delong")
+    known = (y["event"] & (y["time"] <= t)) | (y["time"] > t)
+    label = (y["time"] <= t)[known]
+    assert res.estimate_a == pytest.approx(roc_auc_score(label, risk[known]))
+    assert res.estimate_b == pytest.approx(roc_auc_score(label, other[known]))
+    assert res.std_error**2 == pytest.approx(_delong_bruteforce(risk[known], other[known], label))
+
+
+def test_iid_comparison_of_identical_scores():
+    y, risk = _random_cohort(100, 6)
+    res = M.compare_td_auc(y, risk, risk, 60.0)
+    assert res.difference == 0 and res.p_value == 1.0
+    better = M.compare_td_auc(y, -y["time"], np.random.default_rng(0).normal(size=100), 60.0)
+    assert better.difference > 0 and better.p_value < 0.01
+
+
+def test_compare_c_index_methods():
+    y, risk = _random_cohort(150, 7)
+    noise = np.random.default_rng(1).normal(size=150)
+    boot = M.compare_c_index(y, risk, noise, n_bootstrap=300, random_state=0)
+    ttest = M.compare_c_index(y, risk, noise, method="ttest", n_bootstrap=300, random_state=0)
+    assert boot.difference == ttest.difference > 0
+    assert boot.lower <= boot.difference <= boot.upper
+    assert boot.p_value < 0.05 and 0 <= ttest.p_value <= 1
+    same = M.compare_c_index(y, risk, risk, n_bootstrap=50, random_state=0)
+    assert same.difference == 0 and same.p_value == 1.0
+
+
+def test_compare_models_table_and_fdr():
+    y, risk = _random_cohort(100, 8)
+    rng = np.random.default_rng(2)
+    risks = {"ref": risk, "a": rng.normal(size=100), "b": risk + rng.normal(0, 2, 100)}
+    table = M.compare_models(y, risks, "ref", metric="td_auc", horizon=60.0)
+    assert table["model"].tolist() == ["a", "b"]
+    from scipy.stats import false_discovery_control
+
+    np.testing.assert_allclose(table["p_fdr"], false_discovery_control(table["p_value"], method="bh"))
+    pairs = M.compare_models(y, risks, None, n_bootstrap=50, random_state=0)
+    assert len(pairs) == 3
+
+
+@PROPS
+@given(st.lists(st.floats(0.0, 1.0), min_size=2, max_size=6), st.integers(0, 10_000))
+def test_fdr_adjusted_at_least_raw_and_monotone(noise_scales, seed):
+    y, risk = _random_cohort(60, seed % 50)
+    rng = np.random.default_rng(seed)
+    risks = {"ref": risk} | {f"m{k}": risk + rng.normal(0, 3 * s + 0.1, 60) for k, s in enumerate(noise_scales)}
+    table = M.compare_models(y, risks, "ref", metric="td_auc", horizon=float(np.median(y["time"])), method="delong")
+    p, q = table["p_value"].to_numpy(), table["p_fdr"].to_numpy()
+    assert (q >= p - 1e-15).all()
+    order = np.argsort(p, kind="stable")
+    assert (np.diff(q[order]) >= -1e-15).all()
+
+
+# --------------------------------------------------------------------------- properties
+_risks = st.lists(st.integers(-20, 20), min_size=8, max_size=40)
+
+
+@PROPS
+@given(_risks, st.integers(0, 1000))
+def test_c_index_invariant_to_monotone_transform_and_order(risk, seed):
+    risk = np.asarray(risk, float)
+    y, _ = _random_cohort(len(risk), seed, ties=True)
+    if not y["event"].any():
+        return
+    try:
+        c = M.harrell_c(y, risk)
+    except ValueError:  # no comparable pair
+        return
+    assert M.harrell_c(y, np.exp(risk / 5) + 3 * risk) == c
+    perm = np.random.default_rng(seed).permutation(len(risk))
+    assert M.harrell_c(y[perm], risk[perm]) == pytest.approx(c, abs=1e-15)
+
+
+@PROPS
+@given(st.integers(8, 60), st.integers(0, 10_000))
+def test_c_index_of_negated_risk_without_ties(n, seed):
+    y, _ = _random_cohort(n, seed)
+    risk = np.random.default_rng(seed).permutation(n).astype(float)
+    try:
+        c = M.harrell_c(y, risk)
+    except ValueError:
+        return
+    assert M.harrell_c(y, -risk) == pytest.approx(1 - c)
+
+
+@PROPS
+@given(st.integers(10, 60), st.integers(0, 10_000), st.floats(0.2, 0.8))
+def test_auc_in_unit_interval_and_iid_ci_contains_it(n, seed, q):
+    y, risk = _random_cohort(n, seed, ties=True)
+    t = float(np.quantile(y["time"], q))
+    try:
+        table = M.td_auc_ci(y, risk, [t])
+    except ValueError:  # no case before or no control after t
+        return
+    assert 0 <= table["auc"][0] <= 1
+    assert table["lower"][0] <= table["auc"][0] <= table["upper"][0]
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(40, 120), st.integers(0, 10_000))
+def test_bootstrap_ci_contains_estimate(n, seed):
+    y, risk = _random_cohort(n, seed)
+    ci = M.c_index_ci(y, risk, n_bootstrap=200, random_state=seed)
+    assert ci.lower <= ci.estimate <= ci.upper
+
+
+# --------------------------------------------------------------------------- operating point
+def test_youden_and_confusion_closed_form():
+    y = Surv.from_arrays([1, 1, 1, 0, 1, 0, 0, 0], [1.0, 2, 3, 4, 9, 10, 11, 12])
+    risk = np.array([0.9, 0.8, 0.3, 0.5, 0.4, 0.2, 0.6, 0.1])
+    cut = M.youden_cutoff(y, risk, 5.0, censoring="exclude")
+    # known status: cases 0.9, 0.8, 0.3; controls 0.4, 0.2, 0.6, 0.1 -> J(0.8) = 2/3 is the maximum
+    assert cut == 0.8
+    m = M.confusion_at_cutoff(y, risk, 0.5, 5.0, censoring="exclude")
+    assert (m["tp"], m["fn"], m["fp"], m["tn"], m["n_excluded"]) == (2, 1, 1, 3, 1)
+    assert m["sensitivity"] == pytest.approx(2 / 3) and m["specificity"] == pytest.approx(3 / 4)
+    assert m["ppv"] == pytest.approx(2 / 3) and m["npv"] == pytest.approx(3 / 4)
+    assert m["accuracy"] == pytest.approx(5 / 7) and m["prevalence"] == pytest.approx(3 / 7)
+
+
+def test_ipcw_equals_exclude_without_early_censoring():
+    y = Surv.from_arrays([1, 1, 1, 1, 0, 1, 0], [1.0, 2, 3, 4, 9, 10, 11])
+    risk = np.array([0.9, 0.8, 0.3, 0.5, 0.4, 0.2, 0.6])
+    a = M.confusion_at_cutoff(y, risk, 0.5, 5.0, censoring="exclude")
+    b = M.confusion_at_cutoff(y, risk, 0.5, 5.0, censoring="ipcw")
+    for key in ("accuracy", "sensitivity", "specificity", "ppv", "npv", "prevalence"):
+        assert a[key] == pytest.approx(b[key])
+    assert M.youden_cutoff(y, risk, 5.0, censoring="ipcw") == M.youden_cutoff(y, risk, 5.0, censoring="exclude")
+
+
+# --------------------------------------------------------------------------- risk groups vs lifelines
+def test_risk_groups_match_lifelines(veterans):
+    X, y = veterans
+    risk = -X["Karnofsky_score"].to_numpy()
+    cutoff = float(np.median(risk))
+    res = M.risk_groups(y, risk, cutoff)
+    high = risk >= cutoff
+    lr = logrank_test(y["time"][~high], y["time"][high], y["event"][~high], y["event"][high])
+    assert res.p_value == pytest.approx(lr.p_value, rel=1e-6)
+    assert res.chisq == pytest.approx(lr.test_statistic, rel=1e-6)
+    for label, mask in (("low risk", ~high), ("high risk", high)):
+        kmf = KaplanMeierFitter().fit(y["time"][mask], y["event"][mask])
+        curve = res.curves[res.curves["group"] == label]
+        sf = kmf.survival_function_.iloc[:, 0].reindex(curve["time"])
+        np.testing.assert_allclose(curve["survival"], sf, atol=1e-12)
+        ci = kmf.confidence_interval_.reindex(curve["time"])
+        np.testing.assert_allclose(curve["lower"], ci.iloc[:, 0], atol=1e-6)
+        np.testing.assert_allclose(curve["upper"], ci.iloc[:, 1], atol=1e-6)
+        row = res.summary.set_index("group").loc[label]
+        assert row["median"] == kmf.median_survival_time_
+        med_ci = median_survival_times(kmf.confidence_interval_)
+        assert (row["median_lower"], row["median_upper"]) == tuple(med_ci.iloc[0])
+
+
+# --------------------------------------------------------------------------- calibration and DCA
+def test_calibration_of_true_model_vs_miscalibrated():
+    rng = np.random.default_rng(0)
+    n, t = 600, 2.0
+    rate = rng.uniform(0.05, 0.6, n)
+    time = rng.exponential(1 / rate)
+    cens = rng.exponential(8.0, n)
+    y = Surv.from_arrays(time <= cens, np.minimum(time, cens))
+    true = np.exp(-rate * t)
+    good = M.calibration_at_horizon(y, true, t)
+    bad = M.calibration_at_horizon(y, true**2, t)  # predicts too many deaths
+    assert good.ici < 0.03 and bad.ici > 0.1
+    assert good.e50 <= good.e90 and bad.e50 <= bad.e90
+    assert good.slope == pytest.approx(1.0, abs=0.25) and abs(good.intercept) < 0.2
+    assert bad.intercept < -0.3
+    # observed per group = Kaplan–Meier of the group at t (lifelines)
+    order = np.argsort(-true, kind="stable")
+    first = np.array_split(order, 5)[0]
+    kmf = KaplanMeierFitter().fit(y["time"][first], y["event"][first])
+    assert good.groups["observed"][0] == pytest.approx(float(kmf.predict(t)))
+    assert set(good.groups.columns) == {"group", "n", "predicted", "observed", "lower", "upper"}
+
+
+def test_decision_curve_closed_form_without_censoring():
+    rng = np.random.default_rng(1)
+    n, t = 200, 5.0
+    time = rng.exponential(6.0, n)
+    y = Surv.from_arrays(np.ones(n, bool), time)
+    p = np.clip(1 - np.exp(-time / 6.0) + rng.normal(0, 0.2, n), 0, 1)
+    dca = M.decision_curve(y, {"m": p}, t, thresholds=[0.1, 0.3, 0.5])
+    dead = time <= t
+    for k, pt in enumerate([0.1, 0.3, 0.5]):
+        treat = p >= pt
+        expected = (dead & treat).sum() / n - (~dead & treat).sum() / n * pt / (1 - pt)
+        assert dca["m"][k] == pytest.approx(expected)
+        assert dca["treat_all"][k] == pytest.approx(dead.mean() - (1 - dead.mean()) * pt / (1 - pt))
+    assert (dca["treat_none"] == 0).all()
+
+
+# --------------------------------------------------------------------------- scorers
+class _ExponentialModel(SurvivalAnalysisMixin, BaseEstimator):
+    """Minimal model with the package's contract: ``predict`` risk, sksurv step survival functions."""
+
+    def fit(self, X, y):
+        self.rate_ = y["event"].sum() / y["time"].sum()
+        self.coef_ = np.linalg.lstsq(X - X.mean(0), -np.log(y["time"]), rcond=None)[0]
+        return self
+
+    def predict(self, X):
+        return np.asarray(X @ self.coef_, dtype=float)
+
+    def predict_survival_function(self, X):
+        grid = np.linspace(0, 5000, 200)
+        return np.array([StepFunction(grid, np.exp(-self.rate_ * np.exp(r) * grid)) for r in self.predict(X)])
+
+
+def test_gridsearch_coxnet_with_td_auc_scorer(veterans):
+    X, y = veterans
+    grid = GridSearchCV(
+        make_pipeline(StandardScaler(), CoxnetSurvivalAnalysis(n_alphas=5, max_iter=1000)),
+        {"coxnetsurvivalanalysis__l1_ratio": [0.5, 1.0]},
+        cv=KFold(3, shuffle=True, random_state=0),
+        scoring=M.make_survival_scorer("td_auc", horizon=90.0),
+    )
+    grid.fit(X, y)
+    assert 0.5 < grid.best_score_ <= 1
+
+
+def test_multimetric_scorers_on_pipeline_and_own_model(veterans):
+    X, y = veterans
+    cv = KFold(3, shuffle=True, random_state=1)
+    scoring = M.make_survival_scorers(horizon=90.0)
+    pipe = make_pipeline(StandardScaler(), CoxPHSurvivalAnalysis(alpha=1e-3))
+    res = cross_validate(pipe, X, y, cv=cv, scoring=scoring)
+    assert (res["test_brier"] < 0).all() and (res["test_ibs"] < 0).all()
+    assert ((res["test_c_index"] > 0.5) & (res["test_td_auc"] > 0.5)).all()
+    # the scorer equals the metric on the held-out fold
+    train, test = next(cv.split(X))
+    pipe.fit(X.iloc[train], y[train])
+    assert res["test_c_index"][0] == pytest.approx(M.harrell_c(y[test], pipe.predict(X.iloc[test])))
+    own = cross_validate(_ExponentialModel(), X.to_numpy(), y, cv=cv, scoring=scoring)
+    assert np.isfinite(own["test_ibs"]).all()
+
+
+def test_brier_scorer_needs_survival_function(veterans):
+    X, y = veterans
+
+    class RiskOnly:
+        def predict(self, X):
+            return np.zeros(len(X))
+
+    with pytest.raises(ValueError, match="predict_survival_function"):
+        M.make_survival_scorer("brier", horizon=90.0)(RiskOnly(), X, y)
+    with pytest.raises(ValueError, match="needs a horizon"):
+        M.make_survival_scorer("td_auc")
+    with pytest.raises(ValueError, match="metric must be one of"):
+        M.make_survival_scorer("accuracy")
+
+
+# --------------------------------------------------------------------------- bad input
+_CALLS = {
+    "harrell_c": lambda y, r, t: M.harrell_c(y, r),
+    "uno_c": lambda y, r, t: M.uno_c(y, r, tau=t),
+    "td_auc": lambda y, r, t: M.td_auc(y, r, [t]),
+    "td_auc_ci": lambda y, r, t: M.td_auc_ci(y, r, [t]),
+    "c_index_ci": lambda y, r, t: M.c_index_ci(y, r, n_bootstrap=10),
+    "compare_c_index": lambda y, r, t: M.compare_c_index(y, r, r, n_bootstrap=10),
+    "risk_groups": lambda y, r, t: M.risk_groups(y, r, 0.0),
+    "compare_td_auc": lambda y, r, t: M.compare_td_auc(y, r, r, t),
+    "youden_cutoff": lambda y, r, t: M.youden_cutoff(y, r, t),
+    "confusion_at_cutoff": lambda y, r, t: M.confusion_at_cutoff(y, r, 0.0, t),
+    "calibration_at_horizon": lambda y, r, t: M.calibration_at_horizon(y, 1 / (1 + np.exp(r)), t),
+    "decision_curve": lambda y, r, t: M.decision_curve(y, 1 / (1 + np.exp(-r)), t),
+    "brier_at": lambda y, r, t: M.brier_at(y, 1 / (1 + np.exp(r)), t),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_CALLS))
+def test_bad_input_raises_clear_errors(name):
+    call = _CALLS[name]
+    y, risk = _random_cohort(40, 11)
+    t = float(np.median(y["time"]))
+    bad = risk.copy()
+    bad[3] = np.nan
+    with pytest.raises(ValueError, match="NaN.*row 3"):
+        call(y, bad, t)
+    with pytest.raises(ValueError, match="rows but y has"):
+        call(y, risk[:-1], t)
+    if name in ("harrell_c", "c_index_ci", "compare_c_index", "risk_groups"):
+        return
+    with pytest.raises(ValueError, match="outside the follow-up"):
+        call(y, risk, float(y["time"].max()) + 1)
+    with pytest.raises(ValueError, match="outside the follow-up"):
+        call(y, risk, -1.0)
+    early = Surv.from_arrays(y["event"] & (y["time"] > t / 2), y["time"])
+    with pytest.raises(ValueError, match="no event"):
+        call(early, risk, t / 4)
+
+
+def test_all_censored_target_is_rejected():
+    y = Surv.from_arrays(np.zeros(5, bool), np.arange(1.0, 6.0))
+    with pytest.raises(ValueError, match="all 5 patients are censored"):
+        M.harrell_c(y, np.arange(5.0))
+
+
+def test_results_are_frames_with_expected_columns():
+    y, risk = _random_cohort(60, 12)
+    t = float(np.median(y["time"]))
+    groups = M.risk_groups(y, risk, float(np.median(risk)))
+    assert list(groups.summary.columns) == ["group", "n", "events", "median", "median_lower", "median_upper"]
+    assert groups.summary["n"].sum() == 60
+    assert isinstance(M.decision_curve(y, 1 / (1 + np.exp(-risk)), t), pd.DataFrame)
