@@ -6,7 +6,7 @@ Re-exported by :mod:`sksurv_tace.metrics`. Risk scores: higher = higher risk.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -174,6 +174,10 @@ class RiskGroups:
     chisq, p_value : float
         Log-rank test (:func:`sksurv.compare.compare_survival`).
     cutoff : float
+    at_risk : DataFrame or None
+        Event table ``group, time, at_risk, events, censored``: one row per distinct
+        observed time of each group, ``at_risk`` = patients with ``T >= time`` (as
+        lifelines' ``KaplanMeierFitter.event_table``). None when built by hand without it.
 
     Examples
     --------
@@ -181,6 +185,8 @@ class RiskGroups:
     >>> groups = risk_groups(Surv.from_arrays([1, 0, 1, 1], [1.0, 2, 3, 4]), [2, 2, 1, 1], 1.5)
     >>> groups.summary["n"].tolist()
     [2, 2]
+    >>> groups.numbers_at_risk([0, 2.5]).values.tolist()
+    [[2, 2], [2, 0]]
     """
 
     curves: pd.DataFrame
@@ -188,6 +194,41 @@ class RiskGroups:
     chisq: float
     p_value: float
     cutoff: float
+    at_risk: pd.DataFrame | None = field(default=None, compare=False)
+
+    def numbers_at_risk(self, times) -> pd.DataFrame:
+        """Number of patients still at risk (``T >= t``) in each group at ``times``.
+
+        Parameters
+        ----------
+        times : sequence of float
+            Time points, in the unit of the survival times (days).
+
+        Returns
+        -------
+        DataFrame
+            One row per group (index ``group``, in the order of ``summary``), one integer
+            column per time point.
+
+        Examples
+        --------
+        >>> from sksurv.util import Surv
+        >>> groups = risk_groups(Surv.from_arrays([1, 1, 0, 1], [1.0, 2, 3, 4]), [2, 2, 1, 1], 1.5)
+        >>> groups.numbers_at_risk([1.5, 3.0]).loc["high risk"].tolist()
+        [1, 0]
+        """
+        if self.at_risk is None:
+            raise ValueError("these RiskGroups carry no at_risk event table; make them with risk_groups()")
+        t = np.atleast_1d(np.asarray(times, dtype=float))
+        if t.ndim != 1 or not np.isfinite(t).all():
+            raise ValueError(f"times must be a 1-D sequence of finite numbers; got {times!r}")
+        rows = {}
+        for group in self.summary["group"]:
+            table = self.at_risk[self.at_risk["group"] == group]
+            leaving = (table["events"] + table["censored"]).to_numpy()
+            obs = table["time"].to_numpy()
+            rows[group] = [int(leaving[obs >= u].sum()) for u in t]
+        return pd.DataFrame.from_dict(rows, orient="index", columns=list(t)).rename_axis("group")
 
 
 def _first_below(time, values, level=0.5) -> float:
@@ -232,8 +273,15 @@ def risk_groups(
     high = risk >= cutoff
     if high.all() or not high.any():
         raise ValueError(f"cutoff={cutoff!r} puts every patient in one group; both groups need patients")
-    curves, summary = [], []
+    curves, summary, at_risk = [], [], []
     for label, mask in zip(labels, (~high, high), strict=True):
+        uniq, inverse = np.unique(time[mask], return_inverse=True)
+        removed = np.bincount(inverse, minlength=len(uniq))
+        deaths = np.bincount(inverse, weights=event[mask].astype(float), minlength=len(uniq)).astype(int)
+        at_risk.append(
+            pd.DataFrame({"group": label, "time": uniq, "at_risk": removed[::-1].cumsum()[::-1], "events": deaths,
+                          "censored": removed - deaths})
+        )  # fmt: skip
         if not event[mask].any():
             t, s = np.unique(time[mask]), np.ones(len(np.unique(time[mask])))
             lo = hi = s
@@ -246,7 +294,10 @@ def risk_groups(
                  median_lower=_first_below(t, lo), median_upper=_first_below(t, hi))
         )  # fmt: skip
     chisq, p = compare_survival(Surv.from_arrays(event, time), high.astype(int))
-    return RiskGroups(pd.concat(curves, ignore_index=True), pd.DataFrame(summary), float(chisq), float(p), cutoff)
+    return RiskGroups(
+        pd.concat(curves, ignore_index=True), pd.DataFrame(summary), float(chisq), float(p), cutoff,
+        at_risk=pd.concat(at_risk, ignore_index=True),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

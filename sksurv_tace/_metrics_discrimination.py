@@ -11,11 +11,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from sksurv import metrics as sk_metrics
+from sksurv.nonparametric import CensoringDistributionEstimator
 from tqdm.auto import tqdm
 
 from . import _metrics_core as core
 
-__all__ = ["ConfidenceInterval", "harrell_c", "uno_c", "td_auc", "c_index_ci", "td_auc_ci"]
+__all__ = ["ConfidenceInterval", "harrell_c", "uno_c", "td_auc", "td_roc_curve", "c_index_ci", "td_auc_ci"]
 
 _FAST_HARRELL_MIN_N = 5000  # above this, sksurv's O(n^2) loop is slower than the sort-based count
 
@@ -193,6 +194,81 @@ def td_auc(y, risk, times, *, y_train=None) -> np.ndarray:
         return np.asarray(sk_metrics.cumulative_dynamic_auc(y_train, y, risk, times)[0], dtype=float)
     cols = [risk if risk.ndim == 1 else risk[:, k] for k in range(len(times))]
     return np.array([core.timeroc_auc(time, event, m, t) for m, t in zip(cols, times, strict=True)])
+
+
+def td_roc_curve(y, risk, horizon: float, *, y_train=None, tied_tol: float = 1e-8) -> pd.DataFrame:
+    """Cumulative/dynamic ROC curve at a horizon, with the IPCW weights of :func:`td_auc`.
+
+    A patient is called positive when ``risk >= threshold``. Cases died by the horizon,
+    controls are alive after it; the true-positive rate is the IPCW-weighted share of
+    cases above the threshold, the false-positive rate the share of controls above it.
+    The trapezoidal area under the returned points equals :func:`td_auc` at the same
+    horizon with the same ``y_train`` (tied scores make a diagonal segment, i.e. count 1/2).
+
+    * ``y_train=None``: R ``timeROC(weighting="marginal")``: cases ``T < t`` with an event,
+      weight ``1/G(T_i-)``; controls ``T > t``, equal weights; ``G`` the censoring
+      Kaplan–Meier of ``y``; scores tied only when exactly equal.
+    * ``y_train`` given: :func:`sksurv.metrics.cumulative_dynamic_auc`: cases ``T <= t``
+      with an event, weight ``1/G(T_i)`` with ``G`` estimated on ``y_train``; controls
+      ``T > t`` unweighted; scores within ``tied_tol`` are tied.
+
+    Parameters
+    ----------
+    y : structured array
+        Evaluation target.
+    risk : array-like, shape (n_samples,)
+        Risk score, higher = higher risk.
+    horizon : float
+        Inside ``(0, max follow-up)`` with an event before it.
+    y_train : structured array, optional
+        Target whose censoring distribution gives the weights (sksurv convention).
+    tied_tol : float, default=1e-8
+        Tolerance for tied scores, ``y_train`` convention only (as scikit-survival).
+
+    Returns
+    -------
+    DataFrame
+        ``threshold, fpr, tpr``, from ``(inf, 0, 0)`` to ``(min risk, 1, 1)``, one row per
+        distinct score, thresholds decreasing.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksurv.util import Surv
+    >>> y = Surv.from_arrays([1, 1, 0, 1, 0], [1.0, 2.0, 3.0, 4.0, 5.0])
+    >>> roc = td_roc_curve(y, [5.0, 3.0, 4.0, 2.0, 1.0], 2.5)
+    >>> roc[["fpr", "tpr"]].round(2).values.tolist()
+    [[0.0, 0.0], [0.0, 0.5], [0.33, 0.5], [0.33, 1.0], [0.67, 1.0], [1.0, 1.0]]
+    >>> bool(np.isclose(np.trapezoid(roc["tpr"], roc["fpr"]), td_auc(y, [5.0, 3.0, 4.0, 2.0, 1.0], 2.5)[0]))
+    True
+    """
+    event, time = core.check_target(y)
+    t = float(core.check_times(horizon, time, event, strict_case=y_train is None)[0])
+    risk = core.check_risk(risk, len(time))
+    if y_train is None:
+        _, parts = core.timeroc_auc(time, event, risk, t, return_parts=True)
+        w_case, w_ctrl, tol = parts["w_case"], parts["ctrl"].astype(float), 0.0
+    else:
+        core.check_target(y_train, name="y_train")
+        ipcw = CensoringDistributionEstimator().fit(y_train).predict_ipcw(y)
+        w_case = np.where(event & (time <= t), ipcw, 0.0)
+        w_ctrl, tol = (time > t).astype(float), float(tied_tol)
+    return _weighted_roc(risk, w_case, w_ctrl, tol)
+
+
+def _weighted_roc(risk: np.ndarray, w_case: np.ndarray, w_ctrl: np.ndarray, tied_tol: float) -> pd.DataFrame:
+    """ROC points of weighted cases/controls, ties within ``tied_tol`` merged (scikit-survival's algorithm)."""
+    order = np.argsort(-risk, kind="stable")
+    r = risk[order]
+    tp, fp = np.cumsum(w_case[order]), np.cumsum(w_ctrl[order])
+    last = np.append(np.abs(np.diff(r)) > tied_tol, True)  # keep the last score of each tied run
+    return pd.DataFrame(
+        {
+            "threshold": np.r_[np.inf, r[last]],
+            "fpr": np.r_[0.0, fp[last] / fp[-1]],
+            "tpr": np.r_[0.0, tp[last] / tp[-1]],
+        }
+    )
 
 
 # --------------------------------------------------------------------------- confidence intervals

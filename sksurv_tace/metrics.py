@@ -53,6 +53,7 @@ from ._metrics_discrimination import (
     harrell_c,
     td_auc,
     td_auc_ci,
+    td_roc_curve,
     uno_c,
 )
 
@@ -62,11 +63,13 @@ __all__ = [
     "harrell_c",
     "uno_c",
     "td_auc",
+    "td_roc_curve",
     "c_index_ci",
     "td_auc_ci",
     "compare_c_index",
     "compare_td_auc",
     "compare_models",
+    "pairwise_td_auc_tests",
     "brier_at",
     "integrated_brier",
     "make_survival_scorer",
@@ -337,6 +340,73 @@ def compare_models(
         )  # fmt: skip
     table = pd.DataFrame(rows)
     table["p_fdr"] = stats.false_discovery_control(table["p_value"].to_numpy(), method="bh")
+    return table
+
+
+def pairwise_td_auc_tests(
+    y, risks: Mapping[str, Sequence[float]], horizon: float, *, method: str = "iid", adjust: str | None = "fdr_bh"
+) -> pd.DataFrame:
+    """Matrix of p-values of the time-dependent AUC difference between every pair of models.
+
+    Each pair is tested with :func:`compare_td_auc` (``method="iid"``: timeROC's paired
+    test; ``"delong"``: DeLong's test on the patients with known status at the horizon).
+    With ``adjust="fdr_bh"`` the ``k(k-1)/2`` p-values of the distinct pairs (the upper
+    triangle) are adjusted together by Benjamini–Hochberg
+    (:func:`scipy.stats.false_discovery_control`), as the paper's Figure 4C–D.
+
+    Parameters
+    ----------
+    y : structured array
+    risks : mapping of str to array-like
+        Model name -> risk score on the same patients (higher = higher risk); at least two.
+    horizon : float
+    method : {"iid", "delong"}, default="iid"
+    adjust : {"fdr_bh", None}, default="fdr_bh"
+
+    Returns
+    -------
+    DataFrame
+        Square and symmetric, index and columns the model names in the order given,
+        NaN on the diagonal. ``attrs`` holds ``auc`` (model -> AUC), ``horizon``, ``method``
+        and ``adjust``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksurv.util import Surv
+    >>> rng = np.random.default_rng(2)
+    >>> time = rng.exponential(10, 100); y = Surv.from_arrays(rng.random(100) < 0.8, time)
+    >>> risks = {"good": -time, "noise": rng.normal(size=100), "noise2": rng.normal(size=100)}
+    >>> p = pairwise_td_auc_tests(y, risks, 8.0)
+    >>> p.shape, bool(p.loc["good", "noise"] < 0.05), bool(np.isnan(p.loc["good", "good"]))
+    ((3, 3), True, True)
+    """
+    if not isinstance(risks, Mapping):
+        raise ValueError(f"risks must be a mapping of model name to risk scores; got {type(risks).__name__}")
+    if len(risks) < 2:
+        raise ValueError(f"risks must hold at least two models; got {len(risks)}")
+    if adjust not in ("fdr_bh", None):
+        raise ValueError(f"adjust must be 'fdr_bh' or None; got {adjust!r}")
+    names = list(risks)
+    k = len(names)
+    rows, cols = np.triu_indices(k, 1)
+    auc = {}
+    p = np.empty(len(rows))
+    for n, (i, j) in enumerate(zip(rows, cols, strict=True)):
+        try:
+            res = compare_td_auc(y, risks[names[i]], risks[names[j]], horizon, method=method)
+        except ValueError as err:
+            raise ValueError(f"comparing {names[i]!r} with {names[j]!r}: {err}") from err
+        p[n] = res.p_value
+        auc.setdefault(names[i], res.estimate_a)
+        auc.setdefault(names[j], res.estimate_b)
+    if adjust == "fdr_bh":
+        p = stats.false_discovery_control(p, method="bh")
+    matrix = np.full((k, k), np.nan)
+    matrix[rows, cols] = p
+    matrix[cols, rows] = p
+    table = pd.DataFrame(matrix, index=pd.Index(names, name="model"), columns=pd.Index(names, name="model"))
+    table.attrs.update(auc={m: auc[m] for m in names}, horizon=float(horizon), method=method, adjust=adjust)
     return table
 
 
