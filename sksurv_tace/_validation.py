@@ -17,6 +17,8 @@ __all__ = [
     "check_image_paths",
     "check_clinical_columns",
     "row_labels",
+    "check_path",
+    "check_same_geometry",
 ]
 
 
@@ -134,22 +136,36 @@ def check_clinical_columns(X: pd.DataFrame, columns: Sequence[str], *, what: str
         raise ValueError(f"{what} is missing column(s) {missing}; it has {list(X.columns)}")
 
 
-def _read_info(path: str, label: str, column: str):
-    import SimpleITK as sitk
-
-    if not isinstance(path, str | os.PathLike) or (isinstance(path, float) and np.isnan(path)):
+def check_path(path, label: str, column: str) -> str:
+    """Return ``path`` as a string, or raise a ``ValueError`` naming the patient when it is missing."""
+    if not isinstance(path, str | os.PathLike):
         raise ValueError(f"{label}: no {column!r} path given (value {path!r})")
     path = os.fspath(path)
     if not os.path.exists(path):
         raise ValueError(f"{label}: {column} file {path!r} does not exist")
+    return path
+
+
+def check_same_geometry(image, mask, label: str, *, tolerance: float = 1e-3) -> None:
+    """Raise a ``ValueError`` naming the patient when the mask's size, spacing, origin or direction differ."""
+    for attr in ("GetSize", "GetSpacing", "GetOrigin", "GetDirection"):
+        a, b = np.asarray(getattr(image, attr)()), np.asarray(getattr(mask, attr)())
+        if a.shape != b.shape or not np.allclose(a, b, atol=tolerance):
+            raise ValueError(
+                f"{label}: mask geometry differs from its image ({attr[3:].lower()} {tuple(b.tolist())} vs "
+                f"{tuple(a.tolist())}); the mask must be drawn on the same grid as the CT"
+            )
+
+
+def _read_info(path, label: str, column: str):
+    import SimpleITK as sitk
+
+    path = check_path(path, label, column)
     try:
         if os.path.isdir(path):
             files = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(path)
             if not files:
                 raise RuntimeError("no DICOM series in the folder")
-            reader = sitk.ImageFileReader()
-            reader.SetFileName(files[0])
-            reader.ReadImageInformation()
             image = sitk.ReadImage(list(files))
         else:
             image = sitk.ReadImage(path)
@@ -199,12 +215,6 @@ def check_image_paths(
     for label, image_path, mask_path in zip(labels, X[image_column], X[mask_column], strict=True):
         image = _read_info(image_path, label, image_column)
         mask = _read_info(mask_path, label, mask_column)
-        for attr in ("GetSize", "GetSpacing", "GetOrigin", "GetDirection"):
-            a, b = np.asarray(getattr(image, attr)()), np.asarray(getattr(mask, attr)())
-            if a.shape != b.shape or not np.allclose(a, b, atol=tolerance):
-                raise ValueError(
-                    f"{label}: mask geometry differs from its image ({attr[3:].lower()} {tuple(b)} vs {tuple(a)}); "
-                    "the mask must be drawn on the same grid as the CT"
-                )
+        check_same_geometry(image, mask, label, tolerance=tolerance)
         if not sitk.GetArrayViewFromImage(mask).any():
             raise ValueError(f"{label}: mask {mask_path!r} is empty (no tumour voxel)")

@@ -473,30 +473,30 @@ def load_hcc_tace_seg():
 
     Columns of ``X`` (text factors as pandas ``category``):
 
-    ============================  ====================================================
-    ``patient_id``                TCIA id (``HCC_001`` …)
-    ``age``                       years at diagnosis
-    ``sex``                       Male / Female
-    ``hepatitis``                 No virus / HBV only / HCV only / HCV and HBV
-    ``diabetes``, ``cirrhosis``   No / Yes (cirrhosis: ``Evidence_of_cirh``)
-    ``smoking``, ``alcohol``      No / Yes
-    ``child_pugh``                A / B / C
-    ``performance_status``        BCLC performance status group: 0, 1-2, 3-4
-    ``tumor_size``                largest tumour diameter in **mm** (52 missing)
-    ``tumor_nodularity``          uninodular / multinodular
-    ``tumor_involvement``         liver involvement ``<=50%`` / ``>50%``
-    ``vascular_invasion``         No / Yes
-    ``portal_vein_thrombosis``    No / Yes
-    ``lymph_nodes``, ``metastasis``  No / Yes
-    ``afp``                       alpha-fetoprotein, ng/mL
-    ``clip_score``                CLIP score 0–6 (ordered category)
-    ``okuda``                     I / II / III
-    ``tnm``                       TNM stage
-    ``bclc``                      BCLC stage A / B / C / D
-    ``response``                  mRECIST response after TACE, the majority of the three
-                                  readers (reader 1 breaks ties): CR / PR / SD / PD,
-                                  coded 1–4 in the source; 9 missing
-    ============================  ====================================================
+    ==================================  ====================================================
+    ``patient_id``                      TCIA id (``HCC_001`` …)
+    ``age``                             years at diagnosis
+    ``sex``                             Male / Female
+    ``hepatitis``                       No virus / HBV only / HCV only / HCV and HBV
+    ``diabetes``, ``cirrhosis``         No / Yes (cirrhosis: ``Evidence_of_cirh``)
+    ``smoking``, ``alcohol``            No / Yes
+    ``child_pugh``                      A / B / C
+    ``performance_status``              BCLC performance status group: 0, 1-2, 3-4
+    ``tumor_size``                      largest tumour diameter in **mm** (52 missing)
+    ``tumor_nodularity``                uninodular / multinodular
+    ``tumor_involvement``               liver involvement ``<=50%`` / ``>50%``
+    ``vascular_invasion``               No / Yes
+    ``portal_vein_thrombosis``          No / Yes
+    ``lymph_nodes``, ``metastasis``     No / Yes
+    ``afp``                             alpha-fetoprotein, ng/mL
+    ``clip_score``                      CLIP score 0–6 (ordered category)
+    ``okuda``                           I / II / III
+    ``tnm``                             TNM stage
+    ``bclc``                            BCLC stage A / B / C / D
+    ``response``                        mRECIST response after TACE, the majority of the three
+                                        readers (reader 1 breaks ties): CR / PR / SD / PD,
+                                        coded 1–4 in the source; 6 missing (9 for reader 1)
+    ==================================  ====================================================
 
     Returns
     -------

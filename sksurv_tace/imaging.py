@@ -20,7 +20,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_memory
 
-from sksurv_tace._validation import check_clinical_columns, row_labels
+from sksurv_tace._validation import check_clinical_columns, check_path, check_same_geometry, row_labels
 
 __all__ = ["read_image", "CTPreprocessor"]
 
@@ -200,15 +200,6 @@ def _roi_from_arrays(
     return np.ascontiguousarray(roi), roi_mask, info
 
 
-def _check_path(path, label: str, column: str) -> str:
-    if not isinstance(path, str | os.PathLike):
-        raise ValueError(f"{label}: no {column!r} path given (value {path!r})")
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise ValueError(f"{label}: {column} file {path!r} does not exist")
-    return path
-
-
 def _read_checked(path: str, label: str, column: str):
     try:
         image = read_image(path)
@@ -233,13 +224,7 @@ def _load_pair(ct_path: str, mask_path: str, label: str, image_column: str, mask
 
     image = _read_checked(ct_path, label, image_column)
     mask = _read_checked(mask_path, label, mask_column)
-    for attr in ("GetSize", "GetSpacing", "GetOrigin", "GetDirection"):
-        a, b = np.asarray(getattr(image, attr)()), np.asarray(getattr(mask, attr)())
-        if a.shape != b.shape or not np.allclose(a, b, atol=_GEOMETRY_TOLERANCE):
-            raise ValueError(
-                f"{label}: mask geometry differs from its image ({attr[3:].lower()} {tuple(b)} vs {tuple(a)}); "
-                "the mask must be drawn on the same grid as the CT"
-            )
+    check_same_geometry(image, mask, label, tolerance=_GEOMETRY_TOLERANCE)
     # axial slices along the array's first axis, rows anterior->posterior, columns right->left
     image = sitk.DICOMOrient(image, "LPS")
     mask = sitk.DICOMOrient(mask, "LPS")
@@ -293,15 +278,15 @@ def _cached_function(memory):
 
 def _process_row(ct_path, mask_path, label: str, columns: tuple[str, str], params: dict):
     """One patient's ``(roi, roi_mask)``, without cache."""
-    ct_path = _check_path(ct_path, label, columns[0])
-    mask_path = _check_path(mask_path, label, columns[1])
+    ct_path = check_path(ct_path, label, columns[0])
+    mask_path = check_path(mask_path, label, columns[1])
     return _preprocess_files(ct_path, mask_path, label, columns, params)
 
 
 def _cache_key(ct_path, mask_path, label: str, columns: tuple[str, str], params: dict) -> tuple:
     """The arguments of the cached function for one patient (paths checked, files hashed)."""
-    ct_path = _check_path(ct_path, label, columns[0])
-    mask_path = _check_path(mask_path, label, columns[1])
+    ct_path = check_path(ct_path, label, columns[0])
+    mask_path = check_path(mask_path, label, columns[1])
     return (
         ct_path,
         mask_path,
@@ -487,8 +472,8 @@ class CTPreprocessor(TransformerMixin, BaseEstimator):
         """
         labels = self._check_input(X)
         for label, ct_path, mask_path in zip(labels, X[self.image_column], X[self.mask_column], strict=True):
-            _check_path(ct_path, label, self.image_column)
-            _check_path(mask_path, label, self.mask_column)
+            check_path(ct_path, label, self.image_column)
+            check_path(mask_path, label, self.mask_column)
         return self
 
     def transform(self, X, return_mask=False):

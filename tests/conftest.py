@@ -1,8 +1,12 @@
 """Shared fixtures: small cohorts written once per test session."""
 
 import pytest
+import torch
 
 from sksurv_tace.datasets import make_tace_cohort
+
+# pytest -n 2 runs two workers on two cores: one torch thread each avoids oversubscription.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
