@@ -1,0 +1,198 @@
+"""The paper's DLOP_Cox: Cox PH on the CT network's survival score plus Cox-selected clinical factors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, clone
+from sklearn.utils.validation import check_is_fitted
+from sksurv.base import SurvivalAnalysisMixin
+from sksurv.linear_model import CoxPHSurvivalAnalysis
+
+from ._validation import check_clinical_columns, check_survival_target, row_labels
+from .cox import ClinicalPreprocessor, CoxFeatureSelector, survival_at
+from .fusion import CTSurvival
+
+__all__ = ["CNNCox"]
+
+#: Name of the CNN covariate in the design matrix and in ``summary_``.
+CNN_COLUMN = "cnn_survival"
+
+
+class CNNCox(SurvivalAnalysisMixin, BaseEstimator):
+    """Cox PH model on ``[S_cnn(horizon), selected clinical factors]`` (the paper's DLOP_Cox).
+
+    The CT network (a :class:`~sksurv_tace.fusion.CTSurvival`) gives each patient its predicted
+    survival probability at the network's ``horizon`` (3 years by default), the paper's "output of
+    DLOP_CTR". That score enters a Cox proportional-hazards model as one covariate next to the
+    clinical factors kept by the univariate -> multivariable Cox screen
+    (:class:`~sksurv_tace.cox.CoxFeatureSelector`), all fitted on the training patients. Because the
+    score is a survival probability, its hazard ratio per unit is below 1 when the network
+    discriminates (the paper reports HR 0.14).
+
+    ``summary_`` (HR, 95% CI, p) comes from lifelines' ``CoxPHFitter``; predictions from
+    scikit-survival's :class:`~sksurv.linear_model.CoxPHSurvivalAnalysis` with the same Efron
+    likelihood.
+
+    Parameters
+    ----------
+    cnn : CTSurvival or None, default=None
+        The CT network. ``None`` uses ``CTSurvival()``. Unless ``prefit``, a clone is fitted in
+        :meth:`fit` on the same training patients.
+    prefit : bool, default=False
+        Use ``cnn`` as already fitted (it is not refitted; ``clone`` of this estimator gives an
+        unfitted ``cnn``, so keep ``prefit=False`` inside cross-validation).
+    select_clinical : bool, default=True
+        Screen clinical factors with :class:`~sksurv_tace.cox.CoxFeatureSelector`; False keeps all.
+    p_univariate, p_multivariable : float, default=0.05
+        Thresholds of the screen.
+    clinical_columns : list of str or None, default=None
+        Clinical columns; None uses every column except ``patient_id`` and the CNN's image columns.
+    log_transform : sequence of str, default=()
+        Passed to :class:`~sksurv_tace.cox.ClinicalPreprocessor`.
+    alpha : float, default=0.0
+        Ridge penalty ``alpha / 2 * ||b||^2`` of the scikit-survival fit; lifelines gets
+        ``penalizer = alpha / n``, the same penalty but on standardised columns, so with ``alpha > 0``
+        ``summary_`` and ``coef_`` differ slightly (they agree for ``alpha=0``).
+
+    Attributes
+    ----------
+    cnn_ : CTSurvival
+        The fitted CT network.
+    preprocessor_ : ClinicalPreprocessor
+    selector_ : CoxFeatureSelector or None
+    features_ : list of str
+        Design columns of the Cox model: the selected clinical columns then ``"cnn_survival"``.
+    model_ : CoxPHSurvivalAnalysis
+    coef_ : ndarray
+        Log hazard ratios of ``features_``.
+    summary_ : DataFrame
+        Indexed by ``features_``: ``coef``, ``HR``, ``HR_lower``, ``HR_upper`` (95%), ``p``.
+    unique_times_ : ndarray
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sksurv_tace.datasets import make_tace_cohort
+    >>> from sksurv_tace.fusion import CTSurvival
+    >>> X, y = make_tace_cohort(16, path=tempfile.mkdtemp(), image_shape=(8, 48, 48), random_state=0)
+    >>> cnn = CTSurvival(image_size=32, max_epochs=1, batch_size=8, verbose=0, random_state=0)
+    >>> model = CNNCox(cnn, select_clinical=False, clinical_columns=["mvi"], alpha=0.1).fit(X, y)
+    >>> model.features_
+    ['mvi=Yes', 'cnn_survival']
+    >>> list(model.summary_.columns)
+    ['coef', 'HR', 'HR_lower', 'HR_upper', 'p']
+    """
+
+    def __init__(
+        self,
+        cnn=None,
+        *,
+        prefit=False,
+        select_clinical=True,
+        p_univariate=0.05,
+        p_multivariable=0.05,
+        clinical_columns=None,
+        log_transform=(),
+        alpha=0.0,
+    ):
+        self.cnn = cnn
+        self.prefit = prefit
+        self.select_clinical = select_clinical
+        self.p_univariate = p_univariate
+        self.p_multivariable = p_multivariable
+        self.clinical_columns = clinical_columns
+        self.log_transform = log_transform
+        self.alpha = alpha
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        return tags
+
+    def _clinical_frame(self, X) -> pd.DataFrame:
+        drop = [self.cnn_.image_column, self.cnn_.mask_column, "patient_id"]
+        return X.drop(columns=[c for c in drop if c in X.columns])
+
+    def _cnn_score(self, X) -> np.ndarray:
+        return self.cnn_.predict_survival_at(X, [float(self.cnn_.horizon)])[:, 0]
+
+    def fit(self, X, y):
+        """Fit (or take) the CT network, screen the clinical factors and fit the Cox model.
+
+        Parameters
+        ----------
+        X : DataFrame
+            Image path columns of the CNN and clinical columns, one row per patient.
+        y : structured array
+            Survival target.
+
+        Returns
+        -------
+        self
+        """
+        check_clinical_columns(X, [])
+        event, time = check_survival_target(y, n_samples=len(X), labels=row_labels(X))
+        if self.prefit:
+            if self.cnn is None:
+                raise ValueError("prefit=True needs a fitted CTSurvival as cnn")
+            check_is_fitted(self.cnn, "module_")
+            self.cnn_ = self.cnn
+        else:
+            self.cnn_ = clone(self.cnn if self.cnn is not None else CTSurvival()).fit(X, y)
+        score = self._cnn_score(X)
+        self.preprocessor_ = ClinicalPreprocessor(columns=self.clinical_columns, log_transform=self.log_transform)
+        design = self.preprocessor_.fit_transform(self._clinical_frame(X))
+        if self.select_clinical:
+            self.selector_ = CoxFeatureSelector(p_univariate=self.p_univariate, p_multivariable=self.p_multivariable)
+            clinical = list(self.selector_.fit(design, y).selected_features_)
+        else:
+            self.selector_ = None
+            clinical = list(design.columns)
+        self.features_ = [*clinical, CNN_COLUMN]
+        frame = design[clinical].assign(**{CNN_COLUMN: score})
+        self.model_ = CoxPHSurvivalAnalysis(alpha=self.alpha, ties="efron").fit(frame.to_numpy(), y)
+        self.coef_ = self.model_.coef_
+        self.unique_times_ = self.model_.unique_times_
+        self.summary_ = self._lifelines_summary(frame, event, time)
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def _lifelines_summary(self, frame: pd.DataFrame, event, time) -> pd.DataFrame:
+        from lifelines import CoxPHFitter
+
+        data = frame.assign(_time=time, _event=event.astype(int))
+        # scikit-survival adds alpha/2 * ||b||^2 to -loglik, lifelines n * penalizer/2 * ||b||^2; lifelines
+        # penalises the coefficients of standardised columns, so with alpha > 0 the two fits differ slightly
+        penalizer = self.alpha / len(frame)
+        cph = CoxPHFitter(penalizer=penalizer).fit(data, duration_col="_time", event_col="_event")
+        s = cph.summary
+        return pd.DataFrame(
+            {
+                "coef": s["coef"],
+                "HR": s["exp(coef)"],
+                "HR_lower": s["exp(coef) lower 95%"],
+                "HR_upper": s["exp(coef) upper 95%"],
+                "p": s["p"],
+            }
+        ).rename_axis("feature")
+
+    def _design(self, X) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        check_clinical_columns(X, list(self.preprocessor_.feature_names_in_), what="X (columns seen in fit)")
+        design = self.preprocessor_.transform(self._clinical_frame(X))
+        return design[self.features_[:-1]].assign(**{CNN_COLUMN: self._cnn_score(X)}).to_numpy()
+
+    def predict(self, X):
+        """Risk score: the Cox linear predictor (higher = worse prognosis), shape (n_samples,)."""
+        return self.model_.predict(self._design(X))
+
+    def predict_survival_function(self, X, return_array=False):
+        """Survival functions of the Cox model (Breslow baseline), as in scikit-survival."""
+        return self.model_.predict_survival_function(self._design(X), return_array=return_array)
+
+    def predict_survival_at(self, X, times):
+        """Survival probabilities at ``times``: ndarray of shape (n_samples, len(times))."""
+        return survival_at(self.predict_survival_function(X, return_array=True), self.unique_times_, times)

@@ -1,0 +1,86 @@
+"""Tests of CNNCox (the paper's DLOP_Cox): Cox PH on the CT network's score and the selected clinical factors."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from lifelines import CoxPHFitter
+from sklearn.base import clone
+
+from sksurv_tace.cnncox import CNNCox
+from sksurv_tace.fusion import CTSurvival
+
+TINY = dict(image_size=32, max_epochs=2, batch_size=8, verbose=0, random_state=0)
+COLUMNS = ["mvi", "albi_grade", "age"]
+
+
+@pytest.fixture(scope="module")
+def cohort(small_cohort):
+    X, y, _ = small_cohort
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def cnn(cohort):
+    torch.set_num_threads(2)
+    return CTSurvival(**TINY).fit(*cohort)
+
+
+@pytest.fixture(scope="module")
+def model(cnn, cohort):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return CNNCox(cnn, prefit=True, select_clinical=False, clinical_columns=COLUMNS).fit(*cohort)
+
+
+def test_prefit_cnn_is_used_as_is(model, cnn):
+    assert model.cnn_ is cnn
+    assert model.features_ == ["mvi=Yes", "albi_grade=2-3", "age", "cnn_survival"]
+
+
+def test_coefficients_and_summary_agree_with_lifelines(model, cnn, cohort):
+    X, y = cohort
+    design = model.preprocessor_.transform(X.drop(columns=["patient_id", "ct", "mask"]))[model.features_[:-1]]
+    design["cnn_survival"] = cnn.predict_survival_at(X, [1095.0])[:, 0]
+    data = design.assign(T=y["time"], E=y["event"].astype(int))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = CoxPHFitter().fit(data, duration_col="T", event_col="E")
+    # scikit-survival's Efron fit (coef_, predictions) against lifelines' Efron fit
+    np.testing.assert_allclose(model.coef_, reference.params_[model.features_].to_numpy(), rtol=1e-4, atol=1e-6)
+    summary = model.summary_.loc["cnn_survival"]
+    ref = reference.summary.loc["cnn_survival"]
+    assert summary["HR"] == pytest.approx(ref["exp(coef)"], rel=1e-6)
+    assert summary["HR_lower"] == pytest.approx(ref["exp(coef) lower 95%"], rel=1e-6)
+    assert summary["p"] == pytest.approx(ref["p"], rel=1e-6)
+    np.testing.assert_allclose(model.predict(X), design.to_numpy() @ model.coef_, rtol=1e-10, atol=1e-10)
+
+
+def test_survival_functions_and_pickle(model, cohort):
+    X, y = cohort
+    surv = model.predict_survival_at(X, [365.0, 730.0, 1095.0])
+    assert np.all((surv >= 0) & (surv <= 1)) and np.all(np.diff(surv, axis=1) <= 1e-12)
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.predict(X), model.predict(X))
+
+
+def test_fits_its_own_cnn_with_clinical_screen(cohort):
+    X, y = cohort
+    estimator = CNNCox(CTSurvival(**{**TINY, "max_epochs": 1}), p_univariate=0.2, p_multivariable=0.2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        estimator.fit(X, y)
+    assert estimator.cnn_ is not estimator.cnn and estimator.cnn_.history_ is not None
+    assert estimator.features_[:-1] == estimator.selector_.selected_features_
+    assert estimator.features_[-1] == "cnn_survival"
+    assert clone(estimator).get_params()["cnn"].get_params()["max_epochs"] == 1
+
+
+def test_bad_input(cnn, cohort):
+    X, y = cohort
+    with pytest.raises(ValueError, match="prefit"):
+        CNNCox(prefit=True).fit(X, y)
+    with pytest.raises(ValueError, match="mask"):
+        CNNCox(cnn, prefit=True, clinical_columns=COLUMNS).fit(X.drop(columns=["mask"]), y)
