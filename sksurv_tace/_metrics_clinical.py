@@ -428,9 +428,17 @@ def calibration_at_horizon(
                          lower=lower, upper=upper))  # fmt: skip
     clipped = np.clip(surv, 1e-6, 1 - 1e-6)
     cll = np.log(-np.log(clipped))
-    basis = _rcs_basis(cll, n_knots)
-    cox = CoxPHSurvivalAnalysis(ties="breslow", alpha=1e-8).fit(basis, Surv.from_arrays(event, time))
-    observed = np.array([fn(horizon) for fn in cox.predict_survival_function(basis)])
+    if np.ptp(cll) < 1e-8:  # one prediction for everyone: the smoothed curve is the Kaplan-Meier estimate
+        observed = np.full(len(surv), core.km_survival(time, event, horizon))
+    else:
+        basis = _rcs_basis(cll, n_knots)
+        scale = basis.std(axis=0)
+        basis = (basis - basis.mean(axis=0)) / np.where(scale > 0, scale, 1.0)  # same fit, no exp() overflow
+        try:
+            cox = CoxPHSurvivalAnalysis(ties="breslow", alpha=1e-8).fit(basis, Surv.from_arrays(event, time))
+        except ValueError as exc:
+            raise ValueError(f"the smoothed calibration curve could not be fitted ({exc})") from None
+        observed = np.array([fn(horizon) for fn in cox.predict_survival_function(basis)])
     err = np.abs(observed - surv)
     case, w = _horizon_status(time, event, horizon, "ipcw")
     keep = w > 0
