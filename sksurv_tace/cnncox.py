@@ -50,6 +50,8 @@ class CNNCox(SurvivalAnalysisMixin, BaseEstimator):
         Clinical columns; None uses every column except ``patient_id`` and the CNN's image columns.
     log_transform : sequence of str, default=()
         Passed to :class:`~sksurv_tace.cox.ClinicalPreprocessor`.
+    impute : {None, "median", "most_frequent"}, default=None
+        Passed to :class:`~sksurv_tace.cox.ClinicalPreprocessor`: None raises on a missing clinical value.
     alpha : float, default=0.0
         Ridge penalty ``alpha / 2 * ||b||^2`` of the scikit-survival fit; lifelines gets
         ``penalizer = alpha / n``, the same penalty but on standardised columns, so with ``alpha > 0``
@@ -94,6 +96,7 @@ class CNNCox(SurvivalAnalysisMixin, BaseEstimator):
         p_multivariable=0.05,
         clinical_columns=None,
         log_transform=(),
+        impute=None,
         alpha=0.0,
     ):
         self.cnn = cnn
@@ -103,6 +106,7 @@ class CNNCox(SurvivalAnalysisMixin, BaseEstimator):
         self.p_multivariable = p_multivariable
         self.clinical_columns = clinical_columns
         self.log_transform = log_transform
+        self.impute = impute
         self.alpha = alpha
 
     def __sklearn_tags__(self):
@@ -142,7 +146,9 @@ class CNNCox(SurvivalAnalysisMixin, BaseEstimator):
         else:
             self.cnn_ = clone(self.cnn if self.cnn is not None else CTSurvival()).fit(X, y)
         score = self._cnn_score(X)
-        self.preprocessor_ = ClinicalPreprocessor(columns=self.clinical_columns, log_transform=self.log_transform)
+        self.preprocessor_ = ClinicalPreprocessor(
+            columns=self.clinical_columns, log_transform=self.log_transform, impute=self.impute
+        )
         design = self.preprocessor_.fit_transform(self._clinical_frame(X))
         if self.select_clinical:
             self.selector_ = CoxFeatureSelector(p_univariate=self.p_univariate, p_multivariable=self.p_multivariable)

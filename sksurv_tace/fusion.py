@@ -219,7 +219,8 @@ class _DeepSurvivalNet(SurvivalAnalysisMixin, NeuralNet):
         )
 
     def _make_clinical_pipeline(self):
-        steps = [("prep", ClinicalPreprocessor(columns=self.clinical_columns, log_transform=self.log_transform))]
+        prep = ClinicalPreprocessor(columns=self.clinical_columns, log_transform=self.log_transform, impute=self.impute)
+        steps = [("prep", prep)]
         if self.select_clinical:
             steps.append(
                 ("select", CoxFeatureSelector(p_univariate=self.p_univariate, p_multivariable=self.p_multivariable))
@@ -711,6 +712,8 @@ class FusionSurvival(_DeepSurvivalNet):
     clinical_columns : list of str or None, default=None
     log_transform : sequence of str, default=()
         Passed to :class:`~sksurv_tace.cox.ClinicalPreprocessor`.
+    impute : {None, "median", "most_frequent"}, default=None
+        Passed to :class:`~sksurv_tace.cox.ClinicalPreprocessor`: None raises on a missing clinical value.
 
     Attributes
     ----------
@@ -754,6 +757,7 @@ class FusionSurvival(_DeepSurvivalNet):
         p_multivariable=0.05,
         clinical_columns=None,
         log_transform=(),
+        impute=None,
         augment=True,
         early_stopping="loss",
         patience=10,
@@ -806,6 +810,7 @@ class FusionSurvival(_DeepSurvivalNet):
         self.p_multivariable = p_multivariable
         self.clinical_columns = clinical_columns
         self.log_transform = log_transform
+        self.impute = impute
         self.augment = augment
         self.early_stopping = early_stopping
         self.patience = patience
