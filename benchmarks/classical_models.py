@@ -93,16 +93,8 @@ def synthetic(n_patients: int, n_jobs: int, cache: str, folder: str) -> dict:
 
 
 def hcc_tace_seg() -> dict:
-    X, y = load_hcc_tace_seg()
-    X = X.copy()
-    X["child_pugh"] = X["child_pugh"].astype(str).replace({"B": "B-C", "C": "B-C"})
-    X["bclc"] = X["bclc"].astype(str).replace({"C": "C-D", "D": "C-D"})
-    X["response"] = X["response"].astype(object).replace({"SD": "SD-PD", "PD": "SD-PD"})
-    factors = [
-        "age", "sex", "hepatitis", "diabetes", "cirrhosis", "child_pugh", "afp", "tumor_nodularity",
-        "tumor_involvement", "vascular_invasion", "portal_vein_thrombosis", "bclc", "response",
-    ]  # fmt: skip
-    X = X[["patient_id", *factors]]
+    X, y = load_hcc_tace_seg(paper_factors=True)  # sparse levels merged, tumour size and overlapping stages left out
+    factors = [c for c in X.columns if c != "patient_id"]
     cv = StratifiedKFold(5, shuffle=True, random_state=0)
     folds = list(cv.split(X, y["event"]))
     clinical = ClinicalCox(log_transform=["afp"], impute="median")

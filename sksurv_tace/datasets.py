@@ -462,7 +462,13 @@ _MRECIST = {1.0: "CR", 2.0: "PR", 3.0: "SD", 4.0: "PD"}
 _NO_YES = {0: "No", 1: "Yes"}
 
 
-def load_hcc_tace_seg():
+_HCC_PAPER_FACTORS = [
+    "age", "sex", "hepatitis", "diabetes", "cirrhosis", "child_pugh", "afp", "tumor_nodularity", "tumor_involvement",
+    "vascular_invasion", "portal_vein_thrombosis", "bclc", "response",
+]  # fmt: skip
+
+
+def load_hcc_tace_seg(*, paper_factors: bool = False):
     """Load the real HCC-TACE-Seg clinical table: 105 HCC patients treated with TACE (clinical data only).
 
     The Cancer Imaging Archive collection HCC-TACE-Seg (doi:10.7937/TCIA.5FNA-0924; Moawad
@@ -498,9 +504,20 @@ def load_hcc_tace_seg():
                                         coded 1–4 in the source; 6 missing (9 for reader 1)
     ==================================  ====================================================
 
+    Parameters
+    ----------
+    paper_factors : bool, default=False
+        Keep only ``patient_id`` and the factors of the DLOP paper's Table 2 that this table
+        has (age, sex, hepatitis, diabetes, cirrhosis, Child–Pugh, AFP, tumour nodularity and
+        involvement, vascular invasion, portal vein thrombosis, BCLC stage, response), with
+        sparse levels merged so that a Cox model can be fitted on an 8:2 or 5-fold split:
+        Child–Pugh ``B-C`` (18 + 1), BCLC ``C-D`` (66 + 3), response ``SD-PD`` (32 + 4).
+        Tumour size (52 missing) and the overlapping staging systems (CLIP, Okuda, TNM) are
+        left out: with all of them a multivariable Cox model of 105 patients does not converge.
+
     Returns
     -------
-    X : DataFrame of shape (105, 23)
+    X : DataFrame of shape (105, 23), or (105, 14) with ``paper_factors``
     y : structured array
         ``event`` (death) and ``time`` (overall survival in days).
 
@@ -509,6 +526,8 @@ def load_hcc_tace_seg():
     >>> X, y = load_hcc_tace_seg()
     >>> X.shape, int(y["event"].sum())
     ((105, 23), 93)
+    >>> load_hcc_tace_seg(paper_factors=True)[0]["bclc"].value_counts().to_dict()
+    {'C-D': 69, 'B': 24, 'A': 12}
     """
     from importlib.resources import files
 
@@ -549,6 +568,14 @@ def load_hcc_tace_seg():
     for column in X.columns.drop(["patient_id", "age", "tumor_size", "afp"]):
         levels = ordered.get(column, sorted(X[column].dropna().unique()))
         X[column] = pd.Categorical(X[column], categories=levels, ordered=column in ordered)
+    if paper_factors:
+        merged = {"child_pugh": {"B": "B-C", "C": "B-C"}, "bclc": {"C": "C-D", "D": "C-D"},
+                  "response": {"SD": "SD-PD", "PD": "SD-PD"}}  # fmt: skip
+        X = X[["patient_id", *_HCC_PAPER_FACTORS]].copy()
+        for column, mapping in merged.items():
+            values = X[column].astype(object).replace(mapping)
+            levels = list(dict.fromkeys(mapping.get(c, c) for c in X[column].cat.categories))
+            X[column] = pd.Categorical(values, categories=[c for c in levels if (values == c).any()])
     days = np.round(raw["OS"].to_numpy(float) * TIME_UNITS["weeks"], 3)
     y = Surv.from_arrays(raw["Death_1_StillAliveorLostToFU_0"].astype(bool), days)
     return X, y
