@@ -40,6 +40,106 @@ def _cohort(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_cohort(args: argparse.Namespace):
+    from .datasets import load_manifest
+
+    return load_manifest(args.manifest, time_unit=args.time_unit)
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from .datasets import make_tace_cohort
+    from .reproduce import reproduce
+
+    out = Path(args.out)
+    truth = None
+    if args.manifest:
+        X, y = _load_cohort(args)
+        name = Path(args.manifest).name
+    else:
+        print(
+            f"Writing the built-in synthetic cohort ({args.n_patients} patients, seed {args.seed}) to {out / 'cohort'}"
+        )
+        X, y, truth = make_tace_cohort(
+            args.n_patients, path=out / "cohort", random_state=args.seed, overwrite=True, return_truth=True,
+            progress=True,
+        )  # fmt: skip
+        name = f"the built-in synthetic TACE cohort (n={args.n_patients}, seed {args.seed})"
+    result = reproduce(
+        X, y, out=out, quick=args.quick, device=args.device, repeats=args.repeats, random_state=args.seed,
+        truth=truth, n_bootstrap=args.n_bootstrap, n_jobs=args.n_jobs, impute=args.impute, cohort_name=name,
+    )  # fmt: skip
+    comparison = result.tables["comparison"]
+    print("\nValidation cohort, ours next to the paper:")
+    print(comparison.round(3).to_string(index=False))
+    print(f"\nReport: {out / 'report.html'} (also report.md, tables as CSV, figures/, results.json, models/)")
+    return 0
+
+
+def _fit(args: argparse.Namespace) -> int:
+    import joblib
+
+    from .reproduce import MODEL_NAMES, paper_models
+
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        raise ValueError(f"{str(out)!r} already exists; choose another file or pass --overwrite")
+    X, y = _load_cohort(args)
+    models = paper_models(quick=args.quick, device=args.device, random_state=args.seed,
+                          with_images={"ct", "mask"} <= set(X.columns))  # fmt: skip
+    if args.model not in models:
+        available = [m for m in MODEL_NAMES if m in models]
+        raise ValueError(f"model {args.model!r} cannot be fitted on this cohort; available: {available}")
+    print(f"Fitting {args.model} on {len(X)} patients ...")
+    model = models[args.model].fit(X, y)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    joblib.dump(model, out)
+    print(f"Saved {args.model} to {out}")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    import joblib
+    import pandas as pd
+
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        raise ValueError(f"{str(out)!r} already exists; choose another file or pass --overwrite")
+    model = joblib.load(args.model)
+    X, _ = _load_cohort(args)
+    years = [365.0, 730.0, 1095.0]
+    survival = model.predict_survival_at(X, years)
+    table = pd.DataFrame({"patient_id": X["patient_id"], "risk": model.predict(X)})
+    for k in range(len(years)):
+        table[f"survival_{k + 1}y"] = survival[:, k]
+    table.to_csv(out, index=False)
+    print(f"Wrote risk and 1-, 2-, 3-year survival of {len(table)} patients to {out}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from . import metrics
+
+    predictions = pd.read_csv(args.predictions, dtype={"patient_id": str})
+    if not {"patient_id", "risk"} <= set(predictions.columns):
+        raise ValueError(f"{args.predictions} must have the columns 'patient_id' and 'risk' (as written by predict)")
+    X, y = _load_cohort(args)
+    position = {p: i for i, p in enumerate(X["patient_id"])}
+    missing = [p for p in predictions["patient_id"] if p not in position]
+    if missing:
+        raise ValueError(f"patients {missing[:5]} of the predictions are not in the manifest {args.manifest}")
+    y = y[[position[p] for p in predictions["patient_id"]]]
+    risk = predictions["risk"].to_numpy(float)
+    c = metrics.c_index_ci(y, risk, n_bootstrap=args.n_bootstrap, random_state=0, progress=False)
+    auc = metrics.td_auc_ci(y, risk, args.horizon).iloc[0]
+    print(f"{len(y)} patients, {int(y['event'].sum())} deaths")
+    print(f"Harrell's C-index: {c.estimate:.3f} (95% CI {c.lower:.3f}-{c.upper:.3f}, bootstrap)")
+    ci = f"95% CI {auc['lower']:.3f}-{auc['upper']:.3f}"
+    print(f"Time-dependent AUC at {args.horizon:.0f} days: {auc['auc']:.3f} ({ci})")
+    return 0
+
+
 def _format_p(value: float) -> str:
     if value != value:  # NaN: rows after a factor's first level
         return ""
@@ -47,7 +147,7 @@ def _format_p(value: float) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``sksurv-tace`` argument parser (sub-commands: ``cohort``)."""
+    """The ``sksurv-tace`` argument parser (sub-commands: cohort, reproduce, fit, predict, evaluate)."""
     from . import __version__
 
     parser = argparse.ArgumentParser(
@@ -68,6 +168,62 @@ def build_parser() -> argparse.ArgumentParser:
     cohort.add_argument("--no-images", action="store_true", help="clinical table only, no CT volumes")
     cohort.add_argument("--overwrite", action="store_true", help="replace the cohort files in a non-empty --out")
     cohort.set_defaults(func=_cohort)
+
+    def manifest_options(p, required=True):
+        p.add_argument("--manifest", required=required, help="CSV manifest of the cohort (see load_manifest)")
+        p.add_argument("--time-unit", default="days", choices=["days", "weeks", "months", "years"],
+                       help="unit of the manifest's time column (default: days)")  # fmt: skip
+
+    def model_options(p):
+        p.add_argument("--quick", action="store_true", help="CPU preset: ResNet-18, 64 px, few epochs")
+        p.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"], help="where to train (default: cpu)")
+        p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+
+    rep = sub.add_parser(
+        "reproduce",
+        help="run the paper's five models and evaluation on a cohort and write tables, figures and a report",
+        description="Fit FusionSurvival, CTSurvival, CNNCox, RadiomicsCox and ClinicalCox on a seeded 8:2 split and "
+        "write Tables 1-4, the figures, report.md/report.html and results.json. Without --manifest it runs on the "
+        "built-in synthetic cohort.",
+    )
+    manifest_options(rep, required=False)
+    model_options(rep)
+    rep.add_argument("--out", default="reproduce_out", help="output folder (default: reproduce_out)")
+    rep.add_argument("--n-patients", type=int, default=301, help="size of the synthetic cohort (default: 301)")
+    rep.add_argument("--repeats", type=int, default=1, help="number of seeded splits (default: 1)")
+    rep.add_argument("--n-bootstrap", type=int, default=1000, help="bootstrap resamples for CIs (default: 1000)")
+    rep.add_argument("--n-jobs", type=int, default=-1, help="patients processed in parallel (default: -1, all cores)")
+    rep.add_argument("--impute", choices=["median", "most_frequent"], default=None,
+                     help="fill missing clinical values from the training cohort (default: refuse them)")  # fmt: skip
+    rep.set_defaults(func=_reproduce)
+
+    fit = sub.add_parser("fit", help="fit one model on a manifest and save it",
+                         description="Fit one of the paper's models on a cohort and save it with joblib.")  # fmt: skip
+    manifest_options(fit)
+    model_options(fit)
+    fit.add_argument("--model", required=True, help="FusionSurvival, CTSurvival, CNNCox, RadiomicsCox or ClinicalCox")
+    fit.add_argument("--out", required=True, help="file to save the fitted model to (.joblib)")
+    fit.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    fit.set_defaults(func=_fit)
+
+    pred = sub.add_parser("predict", help="predict risk and 1-, 2-, 3-year survival with a saved model",
+                          description="Write patient_id, risk and survival at 1, 2 and 3 years to a CSV.")  # fmt: skip
+    manifest_options(pred)
+    pred.add_argument("--model", required=True, help="a model saved by 'sksurv-tace fit'")
+    pred.add_argument("--out", required=True, help="CSV file to write")
+    pred.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    pred.set_defaults(func=_predict)
+
+    ev = sub.add_parser(
+        "evaluate",
+        help="C-index and time-dependent AUC of saved predictions",
+        description="Evaluate a predictions CSV (from 'predict') against the survival in a manifest.",
+    )
+    manifest_options(ev)
+    ev.add_argument("--predictions", required=True, help="CSV with patient_id and risk columns")
+    ev.add_argument("--horizon", type=float, default=1095.0, help="horizon of the TD AUC in days (default: 1095)")
+    ev.add_argument("--n-bootstrap", type=int, default=1000, help="bootstrap resamples (default: 1000)")
+    ev.set_defaults(func=_evaluate)
     return parser
 
 
@@ -88,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return args.func(args)
-    except ValueError as exc:
+    except (ValueError, FileNotFoundError) as exc:
         print(f"sksurv-tace {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

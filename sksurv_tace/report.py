@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["baseline_table"]
+__all__ = ["baseline_table", "display_table3", "display_table4", "markdown_table", "write_report"]
 
 _NON_CLINICAL = ("patient_id", "ct", "mask")
 
@@ -107,3 +107,186 @@ def baseline_table(X: pd.DataFrame, y=None, *, groups=None, columns=None) -> pd.
                 p, test = float(stats.kruskal(*values).pvalue), "Kruskal–Wallis"
             rows.append({"variable": column, "level": "", **cells, "p": p, "test": test})
     return pd.DataFrame(rows, columns=["variable", "level", *headers, "p", "test"])
+
+
+def _fmt(value, digits=3) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return ""
+    if isinstance(value, float | np.floating):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _fmt_p(value) -> str:
+    if value is None or not np.isfinite(value):
+        return ""
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def display_table3(table: pd.DataFrame) -> pd.DataFrame:
+    """Table 3 as printed in a paper: TD AUC (95% CI) and the operating-point metrics per cohort.
+
+    Examples
+    --------
+    >>> keys = ("td_auc", "td_auc_lower", "td_auc_upper", "accuracy", "sensitivity", "specificity", "ppv", "npv")
+    >>> values = {f"{c}_{k}": 0.8 for c in ("training", "validation") for k in keys}
+    >>> t = pd.DataFrame([{"model": "m", "youden_cutoff": 0.5, **values}])
+    >>> display_table3(t).iloc[0]["validation TD AUC (95% CI)"]
+    '0.80 (0.80, 0.80)'
+    """
+    rows = []
+    for _, r in table.iterrows():
+        row = {"model": r["model"], "cut-off": _fmt(r["youden_cutoff"])}
+        for cohort in ("training", "validation"):
+            row[f"{cohort} TD AUC (95% CI)"] = (
+                f"{r[f'{cohort}_td_auc']:.2f} ({r[f'{cohort}_td_auc_lower']:.2f}, {r[f'{cohort}_td_auc_upper']:.2f})"
+            )
+            for key, label in (("accuracy", "ACC"), ("sensitivity", "SEN"), ("specificity", "SPE"), ("ppv", "PPV"),
+                               ("npv", "NPV")):  # fmt: skip
+                row[f"{cohort} {label}"] = _fmt(r[f"{cohort}_{key}"], 2)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def display_table4(table: pd.DataFrame) -> pd.DataFrame:
+    """Table 4 as printed in a paper: Harrell's C (95% CI), p against FusionSurvival, FDR-adjusted p.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame([dict(model="m", cohort="validation", estimate=0.7, lower=0.6, upper=0.8, p_vs_fusion=0.01,
+    ...                        p_fdr=0.02)])
+    >>> display_table4(t).values.tolist()
+    [['m', '0.70 (0.60, 0.80)', '0.010', '0.020']]
+    """
+    out = {}
+    for cohort, part in table.groupby("cohort", sort=False):
+        out[cohort] = part.set_index("model")
+    models = list(dict.fromkeys(table["model"]))
+    rows = []
+    for model in models:
+        row = {"model": model}
+        for cohort, part in out.items():
+            if model not in part.index:
+                continue
+            r = part.loc[model]
+            prefix = "" if len(out) == 1 else f"{cohort} "
+            row[f"{prefix}C-index (95% CI)"] = f"{r['estimate']:.2f} ({r['lower']:.2f}, {r['upper']:.2f})"
+            row[f"{prefix}p"] = _fmt_p(r["p_vs_fusion"])
+            row[f"{prefix}p (FDR)"] = _fmt_p(r["p_fdr"])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def markdown_table(table: pd.DataFrame, digits: int = 3) -> str:
+    """A DataFrame as a GitHub-flavoured markdown table (no extra dependency).
+
+    Examples
+    --------
+    >>> print(markdown_table(pd.DataFrame({"a": [1.23456], "b": ["x"]})))
+    | a | b |
+    |---|---|
+    | 1.235 | x |
+    """
+    header = "| " + " | ".join(str(c) for c in table.columns) + " |"
+    rule = "|" + "|".join("---" for _ in table.columns) + "|"
+    body = ["| " + " | ".join(_fmt(v, digits) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join([header, rule, *body])
+
+
+_SECTIONS = [
+    ("table1", "Table 1. Baseline characteristics", None),
+    ("table2", "Table 2. Univariate and multivariable Cox regression of clinical factors (training cohort)", None),
+    ("table3", "Table 3. 3-year time-dependent AUC and operating point at the training Youden cut-off",
+     display_table3),
+    ("table4", "Table 4. Harrell's C-index, tests against FusionSurvival (paired bootstrap), BH-FDR",
+     display_table4),
+    ("oracle", "Oracle: the true risk of the synthetic cohort", None),
+    ("comparison", "Validation cohort: ours next to the paper", None),
+    ("repeats", "Repeated splits: validation C-index and TD AUC, mean and SD", None),
+    ("auc_pvalues", "Pairwise TD AUC comparisons (validation, iid test, BH-FDR adjusted p)", None),
+    ("notes", "Notes", None),
+]  # fmt: skip
+
+_FIGURE_TITLES = {
+    "td_roc_training": "Time-dependent ROC at 3 years, training cohort",
+    "td_roc_validation": "Time-dependent ROC at 3 years, validation cohort",
+    "calibration_validation": "Calibration at 3 years, validation cohort",
+    "km_training": "Kaplan–Meier curves of the Youden risk groups, training cohort",
+    "km_validation": "Kaplan–Meier curves of the Youden risk groups, validation cohort",
+    "decision_curve_validation": "Decision curves at 3 years, validation cohort",
+    "auc_pvalues_validation": "p-values of pairwise TD AUC comparisons, validation cohort",
+    "c_index": "Harrell's C-index with 95% CI",
+    "hazard_ratios": "Hazard ratios of the clinical factors (training cohort)",
+    "grad_cam_examples": "Grad-CAM of FusionSurvival: good, poor and mispredicted patients",
+}
+
+
+def write_report(out, tables: dict, figures: dict, results: dict) -> tuple:
+    """Write ``report.md`` and a self-contained ``report.html`` (figures embedded) into ``out``.
+
+    Parameters
+    ----------
+    out : path-like
+        Folder holding ``figures/``.
+    tables : dict of str to DataFrame
+        As made by :func:`sksurv_tace.reproduce.reproduce` (``table1`` … ``table4``, …).
+    figures : dict of str to list of Path
+        Saved figure files (a PNG is embedded in the HTML).
+    results : dict
+        Run metadata (cohort, sizes, seconds, skipped models).
+
+    Returns
+    -------
+    (Path, Path)
+        The markdown and HTML files.
+    """
+    import base64
+    import html
+    from pathlib import Path
+
+    out = Path(out)
+    title = f"sksurv_tace reproduction of Sun et al. 2024 on {results.get('cohort', 'a cohort')}"
+    meta = (
+        f"{results.get('n_patients')} patients: {results.get('n_training')} training, "
+        f"{results.get('n_validation')} validation (seeded, event-stratified 8:2 split, seed "
+        f"{results.get('random_state')}); horizon {results.get('horizon_days'):.0f} days; "
+        f"{'quick CPU preset' if results.get('quick') else 'paper configuration'} on {results.get('device')}; "
+        f"sksurv_tace {results.get('sksurv_tace')}; {results.get('seconds', 0):.0f} s."
+    )
+    skipped = results.get("skipped") or {}
+    md = [f"# {title}", "", meta, ""]
+    body = [f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(meta)}</p>"]
+    if skipped:
+        md += ["**Models skipped:**", ""] + [f"- {k}: {v}" for k, v in skipped.items()] + [""]
+        body.append("<p><b>Models skipped:</b></p><ul>")
+        body += [f"<li>{html.escape(k)}: {html.escape(v)}</li>" for k, v in skipped.items()]
+        body.append("</ul>")
+    for key, heading, display in _SECTIONS:
+        if key not in tables or len(tables[key]) == 0:
+            continue
+        table = display(tables[key]) if display else tables[key]
+        md += [f"## {heading}", "", markdown_table(table), "", f"CSV: `{key}.csv`", ""]
+        body += [f"<h2>{html.escape(heading)}</h2>", table.to_html(index=False, na_rep="", float_format=_fmt)]
+    md.append("## Figures")
+    body.append("<h2>Figures</h2>")
+    for key, paths in figures.items():
+        png = [p for p in paths if Path(p).suffix == ".png"]
+        if not png:
+            continue
+        caption = _FIGURE_TITLES.get(key, key)
+        rel = Path(png[0]).resolve().relative_to(out.resolve())
+        md += ["", f"### {caption}", "", f"![{caption}]({rel.as_posix()})"]
+        data = base64.b64encode((out / rel).read_bytes()).decode("ascii")
+        body.append(f"<h3>{html.escape(caption)}</h3><img alt='{html.escape(caption)}' "
+                    f"src='data:image/png;base64,{data}' style='max-width:100%'>")  # fmt: skip
+    md_path, html_path = out / "report.md", out / "report.html"
+    md_path.write_text("\n".join(md) + "\n", encoding="utf-8")
+    style = (
+        "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
+        "table{border-collapse:collapse;font-size:0.85em;margin-bottom:1em}"
+        "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}th{background:#eee}"
+    )
+    page = f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+    page += f"<style>{style}</style></head><body>{''.join(body)}</body></html>"
+    html_path.write_text(page, encoding="utf-8")
+    return md_path, html_path

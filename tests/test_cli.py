@@ -24,3 +24,25 @@ def test_cohort_command(tmp_path, capsys):
     # a second run into the same folder is refused with a clear message, not overwritten
     assert main(["cohort", "--out", str(out), "--n-patients", "12", "--no-images"]) == 2
     assert "--overwrite" in capsys.readouterr().err
+
+
+def test_fit_predict_evaluate(tmp_path, capsys):
+    from sksurv_tace.datasets import make_tace_cohort
+
+    make_tace_cohort(80, path=tmp_path / "cohort", with_images=False, random_state=0)
+    manifest = str(tmp_path / "cohort" / "manifest.csv")
+    model = str(tmp_path / "clinical.joblib")
+    assert main(["fit", "--manifest", manifest, "--model", "ClinicalCox", "--out", model]) == 0
+    predictions = str(tmp_path / "pred.csv")
+    assert main(["predict", "--manifest", manifest, "--model", model, "--out", predictions]) == 0
+    table = pd.read_csv(predictions)
+    assert list(table.columns) == ["patient_id", "risk", "survival_1y", "survival_2y", "survival_3y"]
+    assert (table["survival_1y"] >= table["survival_3y"]).all()
+    capsys.readouterr()
+    assert main(["evaluate", "--manifest", manifest, "--predictions", predictions, "--n-bootstrap", "50"]) == 0
+    assert "Harrell's C-index" in capsys.readouterr().out
+    # an image model on a cohort without images, an existing output file: errors in words
+    assert main(["fit", "--manifest", manifest, "--model", "FusionSurvival", "--out", str(tmp_path / "f")]) == 2
+    assert "cannot be fitted on this cohort" in capsys.readouterr().err
+    assert main(["predict", "--manifest", manifest, "--model", model, "--out", predictions]) == 2
+    assert "already exists" in capsys.readouterr().err

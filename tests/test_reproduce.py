@@ -1,0 +1,110 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sksurv.metrics import concordance_index_censored
+
+from sksurv_tace.cnncox import CNNCox
+from sksurv_tace.cox import ClinicalCox
+from sksurv_tace.datasets import make_tace_cohort
+from sksurv_tace.fusion import CTSurvival, FusionSurvival
+from sksurv_tace.radiomics import RadiomicsCox, RadiomicsExtractor
+from sksurv_tace.reproduce import MODEL_NAMES, reproduce
+
+
+@pytest.fixture(scope="module")
+def clinical_run(tmp_path_factory):
+    X, y, truth = make_tace_cohort(150, path=tmp_path_factory.mktemp("c"), with_images=False, random_state=1,
+                                   return_truth=True)  # fmt: skip
+    out = tmp_path_factory.mktemp("report")
+    result = reproduce(X, y, out=out, n_bootstrap=100, truth=truth, repeats=2, log=lambda line: None)
+    return X, y, truth, result
+
+
+def test_clinical_only_cohort_runs_and_says_what_was_skipped(clinical_run):
+    _, _, _, result = clinical_run
+    assert set(result.skipped) == {"FusionSurvival", "CTSurvival", "CNNCox", "RadiomicsCox"}
+    assert all("no CT image" in reason for reason in result.skipped.values())
+    report = (result.out / "report.md").read_text(encoding="utf-8")
+    assert "Models skipped" in report and "RadiomicsCox" in report
+    for name in ("table1", "table2", "table3", "table4", "oracle", "comparison", "repeats"):
+        assert (result.out / f"{name}.csv").exists(), name
+    html = (result.out / "report.html").read_text(encoding="utf-8")
+    assert html.count("data:image/png;base64,") >= 5  # figures embedded, self-contained
+    results = json.loads((result.out / "results.json").read_text(encoding="utf-8"))
+    assert results["n_training"] + results["n_validation"] == 150
+
+
+def test_numbers_agree_with_scikit_survival(clinical_run):
+    X, y, truth, result = clinical_run
+    results = json.loads((result.out / "results.json").read_text(encoding="utf-8"))
+    validation = X["patient_id"].isin(results["validation_patients"]).to_numpy()
+    model = result.models["ClinicalCox"]
+    expected = concordance_index_censored(y["event"][validation], y["time"][validation],
+                                          model.predict(X[validation]))[0]  # fmt: skip
+    table4 = result.tables["table4"].set_index(["model", "cohort"])
+    assert table4.loc[("ClinicalCox", "validation"), "estimate"] == pytest.approx(expected)
+    lo, hi = table4.loc[("ClinicalCox", "validation"), ["lower", "upper"]]
+    assert lo <= expected <= hi
+    oracle = result.tables["oracle"].set_index("cohort")
+    true_c = concordance_index_censored(y["event"][validation], y["time"][validation], truth["lp"][validation])[0]
+    assert oracle.loc["validation", "c_index"] == pytest.approx(true_c)
+    # stratified 8:2 split
+    assert results["n_validation"] == 30
+    assert abs(y["event"][validation].mean() - y["event"].mean()) < 0.05
+
+
+def test_repeats_table(clinical_run):
+    _, _, _, result = clinical_run
+    per_split = result.tables["repeats_per_split"]
+    assert sorted(per_split["seed"].unique()) == [0, 1]
+    summary = result.tables["repeats"].set_index("model")
+    mean = per_split[per_split["model"] == "ClinicalCox"]["c_index"].mean()
+    assert summary.loc["ClinicalCox", "c_index_mean"] == pytest.approx(mean, abs=1e-4)
+
+
+def test_bad_input(tmp_path):
+    X, y = make_tace_cohort(20, path=tmp_path / "c", with_images=False, random_state=0)
+    with pytest.raises(ValueError, match="repeats"):
+        reproduce(X, y, out=tmp_path / "o", repeats=0, log=lambda line: None)
+    with pytest.raises(ValueError, match="rows but X has"):
+        reproduce(X.iloc[:10], y, out=tmp_path / "o", log=lambda line: None)
+
+
+def test_all_five_models_on_tiny_images(tmp_path):
+    X, y, truth = make_tace_cohort(40, path=tmp_path / "c", image_shape=(8, 48, 48), spacing=(3.0, 3.0, 3.0),
+                                   random_state=2, return_truth=True)  # fmt: skip
+    deep = dict(image_size=32, max_epochs=1, batch_size=16, verbose=0, random_state=0)
+    extractor = RadiomicsExtractor(feature_classes=["firstorder", "shape"], progress=False)
+    models = {
+        "ClinicalCox": ClinicalCox(p_univariate=0.5, p_multivariable=0.5),
+        "RadiomicsCox": RadiomicsCox(extractor=extractor, cv=3, random_state=0),
+        "CTSurvival": CTSurvival(**deep),
+        "CNNCox": CNNCox(CTSurvival(**deep), select_clinical=False, clinical_columns=["mvi"], alpha=0.1),
+        "FusionSurvival": FusionSurvival(**deep, select_clinical=False),
+    }
+    result = reproduce(X, y, out=tmp_path / "o", models=models, n_bootstrap=50, truth=truth, log=lambda line: None)
+    assert set(result.tables["table4"]["model"]) == set(MODEL_NAMES)
+    assert not result.skipped
+    table4 = result.tables["table4"]
+    others = table4[(table4["model"] != "FusionSurvival") & (table4["cohort"] == "validation")]
+    assert others["p_vs_fusion"].notna().all()
+    assert (others["p_fdr"] >= others["p_vs_fusion"] - 1e-12).all()
+    for name in MODEL_NAMES:
+        assert (tmp_path / "o" / "models" / f"{name}.joblib").exists()
+    assert np.isfinite(result.tables["table3"]["validation_td_auc"]).all()
+    assert isinstance(result.tables["auc_pvalues"], pd.DataFrame)
+
+
+def test_real_hcc_tace_seg_table(tmp_path):
+    from sksurv_tace.datasets import load_hcc_tace_seg
+
+    X, y = load_hcc_tace_seg()
+    with pytest.raises(ValueError, match=r"missing clinical values: tumor_size \(52\), response \(6\)"):
+        reproduce(X, y, out=tmp_path / "refused", log=lambda line: None)
+    assert not (tmp_path / "refused").exists()
+    X, y = load_hcc_tace_seg(paper_factors=True)
+    result = reproduce(X, y, out=tmp_path / "o", impute="median", n_bootstrap=50, log=lambda line: None)
+    assert list(result.tables["table4"]["model"].unique()) == ["ClinicalCox"]
+    assert result.results["n_patients"] == 105
