@@ -58,7 +58,7 @@ def cohort(tmp_path_factory):
 
 
 def test_multivariable_cox_matches_r_coxph_on_rossi(rossi):
-    ref = json.loads((DATA / "cox_rossi_r.json").read_text())
+    ref = json.loads((DATA / "cox_rossi_r.json").read_text(encoding="utf-8"))
     X, y = rossi
     table = cox_table(X[ref["covariates"]], y).set_index("factor")
     np.testing.assert_allclose(table["coef_multi"].round(ref["coef_decimals"]), ref["coef"], atol=1e-12)
@@ -82,7 +82,7 @@ def test_multivariable_cox_matches_r_coxph_on_rossi(rossi):
 
 
 def test_categorical_factors_give_the_r_factor_coefficients(rossi_factors):
-    ref = json.loads((DATA / "cox_rossi_r.json").read_text())
+    ref = json.loads((DATA / "cox_rossi_r.json").read_text(encoding="utf-8"))
     X, y = rossi_factors
     table = cox_table(X, y)
     assert table["level"].tolist() == ["yes", "", "yes", "yes", "yes", "yes", ""]

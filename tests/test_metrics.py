@@ -40,7 +40,7 @@ PROPS = settings(max_examples=25, deadline=None)
 
 # --------------------------------------------------------------------------- fixtures
 def _load(name):
-    return json.loads((DATA / name).read_text())
+    return json.loads((DATA / name).read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")

@@ -312,7 +312,7 @@ def test_save_figure(tmp_path):
 
     with Image.open(paths[0]) as img:
         assert img.info["dpi"] == pytest.approx((150, 150), abs=0.05)  # PNG stores dots per metre
-    assert paths[1].read_text().lstrip().startswith("<?xml")
+    assert paths[1].read_text(encoding="utf-8").lstrip().startswith("<?xml")
     assert P.save_figure(fig, tmp_path / "one", formats="pdf") == [tmp_path / "one.pdf"]
     with pytest.raises(ValueError, match="unknown figure format"):
         P.save_figure(fig, tmp_path / "x", formats=("png", "docx"))

@@ -104,7 +104,7 @@ def test_yaml_parameter_file_equals_dict(tmp_path, baseline, baseline_features):
     clean = {k: v for k, v in settings.items() if v is not None}
     with open(path, "w") as handle:
         YAML(typ="safe", pure=True).dump({"setting": clean, "imageType": {"Original": {}}}, handle)
-    assert "binWidth: 25" in path.read_text()
+    assert "binWidth: 25" in path.read_text(encoding="utf-8")
     X = pd.DataFrame({"ct": [str(DATA / "breast1_image.nrrd")], "mask": [str(DATA / "breast1_label.nrrd")]})
     got = RadiomicsExtractor(settings=str(path), progress=False).fit_transform(X)
     pd.testing.assert_series_equal(got.iloc[0], baseline_features.iloc[2], check_names=False)
