@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["baseline_table", "display_table3", "display_table4", "markdown_table", "write_report"]
+__all__ = ["baseline_table", "display_table2", "display_table3", "display_table4", "markdown_table", "write_report"]
 
 _NON_CLINICAL = ("patient_id", "ct", "mask")
 
@@ -123,6 +123,41 @@ def _fmt_p(value) -> str:
     return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
+def display_table2(table: pd.DataFrame) -> pd.DataFrame:
+    """Table 2 as printed in a paper: HR (95% CI) and p, univariable and multivariable.
+
+    Parameters
+    ----------
+    table : DataFrame
+        As made by :func:`sksurv_tace.cox.cox_table` (``HR_uni``, ``HR_lower_uni``, … columns).
+
+    Returns
+    -------
+    DataFrame
+
+    Examples
+    --------
+    >>> t = pd.DataFrame([dict(factor="mvi", level="Yes", reference="No", HR_uni=1.5, HR_lower_uni=1.1,
+    ...     HR_upper_uni=2.0, p_uni=0.01, HR_multi=float("nan"), HR_lower_multi=float("nan"),
+    ...     HR_upper_multi=float("nan"), p_multi=float("nan"))])
+    >>> display_table2(t).values.tolist()
+    [['mvi', 'Yes vs No', '1.50 (1.10–2.00)', '0.010', '', '']]
+    """
+    rows = []
+    for _, r in table.iterrows():
+        level = f"{r['level']} vs {r['reference']}" if str(r.get("level", "")) not in ("", "nan") else ""
+        row = {"factor": r["factor"], "level": level}
+        for stage, label in (("uni", "univariable"), ("multi", "multivariable")):
+            hr = r.get(f"HR_{stage}", np.nan)
+            finite = hr is not None and np.isfinite(hr)
+            row[f"{label} HR (95% CI)"] = (
+                f"{hr:.2f} ({r[f'HR_lower_{stage}']:.2f}–{r[f'HR_upper_{stage}']:.2f})" if finite else ""
+            )
+            row[f"{label} p"] = _fmt_p(r.get(f"p_{stage}", np.nan))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def display_table3(table: pd.DataFrame) -> pd.DataFrame:
     """Table 3 as printed in a paper: TD AUC (95% CI) and the operating-point metrics per cohort.
 
@@ -195,7 +230,8 @@ def markdown_table(table: pd.DataFrame, digits: int = 3) -> str:
 
 _SECTIONS = [
     ("table1", "Table 1. Baseline characteristics", None),
-    ("table2", "Table 2. Univariate and multivariable Cox regression of clinical factors (training cohort)", None),
+    ("table2", "Table 2. Univariable and multivariable Cox regression of clinical factors (training cohort; "
+     "multivariable: factors with univariable p < 0.05)", display_table2),
     ("table3", "Table 3. 3-year time-dependent AUC and operating point at the training Youden cut-off",
      display_table3),
     ("table4", "Table 4. Harrell's C-index, tests against FusionSurvival (paired bootstrap), BH-FDR",

@@ -27,7 +27,7 @@ from sklearn.model_selection import train_test_split
 from . import __version__, metrics, plots
 from ._validation import check_survival_target, row_labels
 from .cnncox import CNNCox
-from .cox import ClinicalCox, ClinicalPreprocessor, cox_table
+from .cox import ClinicalCox
 from .fusion import CTSurvival, FusionSurvival
 from .radiomics import DEFAULT_CT_SETTINGS, RadiomicsCox, RadiomicsExtractor
 from .report import baseline_table, write_report
@@ -373,10 +373,9 @@ def reproduce(
     log(f"[split] {len(idx_tr)} training / {len(idx_va)} validation patients (seed {random_state})")
     groups = np.where(np.isin(np.arange(len(X)), idx_tr), "Training", "Validation")
     tables = {"table1": baseline_table(X, y, groups=groups)}
-    prep = ClinicalPreprocessor(columns=clinical_columns, log_transform=_log_labs(X), impute=impute).fit(X_tr)
-    tables["table2"] = cox_table(
-        prep.transform(X_tr), y_tr, groups=prep.feature_groups_, references=prep.reference_levels_
-    )
+    # Table 2 as the paper: univariable Cox of every factor, multivariable Cox of those with p < 0.05
+    screen = ClinicalCox(columns=clinical_columns, log_transform=_log_labs(X), impute=impute).fit(X_tr, y_tr)
+    tables["table2"] = screen.summary_
 
     fitted, fit_seconds = _fit_models(models, X_tr, y_tr, log)
     risk_tr, surv_tr = _predict(fitted, X_tr, horizon)
