@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["grad_cam", "plot_grad_cam"]
+__all__ = ["grad_cam", "plot_grad_cam", "default_layer"]
 
 
 def _image_net(estimator):
@@ -24,6 +24,22 @@ def _image_net(estimator):
             "pass a fitted FusionSurvival, CTSurvival or CNNCox"
         )
     return net
+
+
+def default_layer(encoder, image_size: int):
+    """The deepest ResNet stage of ``encoder`` with a feature map of at least 4 x 4 at ``image_size``.
+
+    Examples
+    --------
+    >>> from sksurv_tace.nn import ImageEncoder
+    >>> encoder = ImageEncoder("resnet18")
+    >>> default_layer(encoder, 224) is encoder.backbone.layer4, default_layer(encoder, 64) is encoder.backbone.layer3
+    (True, True)
+    """
+    for name, stride in (("layer4", 32), ("layer3", 16)):
+        if image_size // stride >= 4:
+            return getattr(encoder.backbone, name)
+    return encoder.backbone.layer2
 
 
 def grad_cam(estimator, X, *, target="risk", layer=None, relu=True, batch_size=None) -> np.ndarray:
@@ -38,7 +54,10 @@ def grad_cam(estimator, X, *, target="risk", layer=None, relu=True, batch_size=N
     target : {"risk", "cumulative_hazard"}, default="risk"
         Scalar explained: ``1 - S(horizon)`` or ``-log S(horizon)``, at the model's ``horizon``.
     layer : torch.nn.Module or None, default=None
-        Layer of the module to explain; None takes the encoder's last residual stage (``layer4``).
+        Layer of the module to explain; None takes the deepest residual stage whose feature map is
+        at least 4 x 4 pixels: ``layer4`` (stride 32) from 128 px ROIs up, as usual for Grad-CAM,
+        ``layer3`` (stride 16) for 64–127 px, else ``layer2`` — at 64 px ``layer4`` is 2 x 2 and its
+        map says little about where in the ROI the evidence is.
     relu : bool, default=True
         Keep the positive part (regions that raise the target), as in the Grad-CAM paper.
     batch_size : int or None, default=None
@@ -69,8 +88,8 @@ def grad_cam(estimator, X, *, target="risk", layer=None, relu=True, batch_size=N
     if n_intervals < 1:
         raise ValueError(f"horizon {net.horizon} is before the first interval end {cuts[1]:g}: S(horizon) = 1")
     module = net.module_
-    layer = layer if layer is not None else module.encoder.last_block
     inputs = net.prepare_inputs(X)
+    layer = layer if layer is not None else default_layer(module.encoder, inputs["image"].shape[-1])
     device = net.device
     has_clinical = "clinical" in inputs
 

@@ -13,7 +13,7 @@ from sksurv_tace.explain import grad_cam, plot_grad_cam
 from sksurv_tace.fusion import CTSurvival, FusionSurvival
 
 TINY = dict(
-    image_size=64,  # layer4 of ResNet-18 is 2 x 2 at 64 px
+    image_size=64,  # layer4 of ResNet-18 is 2 x 2 at 64 px: grad_cam's default is layer3 (4 x 4)
     max_epochs=1,
     batch_size=8,
     verbose=0,
@@ -33,12 +33,12 @@ def ct_model(cohort):
     return CTSurvival(**TINY).fit(*cohort)
 
 
-def _reference_grad_cam(model, X, target):
-    """Grad-CAM by hand: activations A and gradients dT/dA of layer4, w_k = mean_ij dT/dA_kij, relu(sum_k w_k A_k)."""
+def _reference_grad_cam(model, X, target, layer="layer3"):
+    """Grad-CAM by hand: activations A and gradients dT/dA of a layer, w_k = mean_ij dT/dA_kij, relu(sum_k w_k A_k)."""
     inputs = model.prepare_inputs(X)
     module = model.module_.eval()
     store = {}
-    handle = module.encoder.last_block.register_forward_hook(lambda m, i, o: store.update(a=o))
+    handle = getattr(module.encoder.backbone, layer).register_forward_hook(lambda m, i, o: store.update(a=o))
     try:
         image = torch.as_tensor(inputs["image"])
         args = (image, torch.as_tensor(inputs["clinical"])) if "clinical" in inputs else (image,)
@@ -62,6 +62,12 @@ def test_grad_cam_matches_direct_computation(ct_model, cohort, target):
     assert maps.shape == (5, 64, 64) and maps.dtype == np.float32
     assert np.all(maps >= 0) and np.isfinite(maps).all()
     np.testing.assert_allclose(maps, _reference_grad_cam(ct_model, X.iloc[:5], target), rtol=1e-4, atol=1e-8)
+
+
+def test_grad_cam_of_a_chosen_layer(ct_model, cohort):
+    X, _ = cohort
+    maps = grad_cam(ct_model, X.iloc[:3], layer=ct_model.module_.encoder.last_block)
+    np.testing.assert_allclose(maps, _reference_grad_cam(ct_model, X.iloc[:3], "risk", "layer4"), rtol=1e-4, atol=1e-8)
 
 
 def test_grad_cam_for_fusion_model(cohort):
