@@ -147,6 +147,8 @@ class ReproduceResult:
     models : dict of str to estimator
         Fitted on the training cohort of the first split.
     out : Path
+    skipped : dict of str to str
+        Models not run on this cohort, with the reason (e.g. no CT columns).
     """
 
     tables: dict[str, pd.DataFrame]
@@ -180,10 +182,6 @@ def _predict(fitted: dict, X, horizon: float) -> tuple[dict, dict]:
     risk = {name: np.asarray(m.predict(X), dtype=float) for name, m in fitted.items()}
     surv = {name: np.asarray(m.predict_survival_at(X, [horizon]), dtype=float)[:, 0] for name, m in fitted.items()}
     return risk, surv
-
-
-def _fmt_ci(est, lo, hi, digits=2) -> str:
-    return f"{est:.{digits}f} ({lo:.{digits}f}, {hi:.{digits}f})"
 
 
 def _table3(y_tr, y_va, risk_tr, risk_va, horizon) -> tuple[pd.DataFrame, dict]:
