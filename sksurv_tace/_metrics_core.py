@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_survival_target, row_labels
+from ._validation import check_survival_target, describe_rows, row_labels
 
 __all__: list[str] = []
 
@@ -20,15 +20,6 @@ TIED_TOL = 1e-8
 
 
 # --------------------------------------------------------------------------- checks
-def _rows(mask: np.ndarray, limit: int = 5) -> str:
-    labels = row_labels(n=len(mask))
-    bad = [labels[i] for i in np.flatnonzero(mask)]
-    text = ", ".join(bad[:limit])
-    if len(bad) > limit:
-        text += f" and {len(bad) - limit} more"
-    return text
-
-
 def check_target(y, *, name: str = "y", require_event: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """``(event, time)`` of a survival target, with the package's error messages."""
     return check_survival_target(y, name=name, require_event=require_event)
@@ -47,7 +38,8 @@ def check_risk(risk, n: int, *, name: str = "risk", ndim: tuple[int, ...] = (1,)
         raise ValueError(f"{name} has {arr.shape[1]} columns but {n_cols} time points were given")
     bad = ~np.isfinite(arr) if arr.ndim == 1 else ~np.isfinite(arr).all(axis=1)
     if bad.any():
-        raise ValueError(f"{name} is NaN or infinite at {_rows(bad)}; every patient needs a finite score")
+        rows = describe_rows(row_labels(n=len(bad)), bad)
+        raise ValueError(f"{name} is NaN or infinite at {rows}; every patient needs a finite score")
     return arr
 
 

@@ -17,6 +17,7 @@ __all__ = [
     "check_image_paths",
     "check_clinical_columns",
     "row_labels",
+    "describe_rows",
     "check_path",
     "check_same_geometry",
 ]
@@ -34,7 +35,8 @@ def row_labels(X=None, n: int | None = None, ids: Sequence | None = None) -> lis
     return [f"row {i}" for i in range(n)]
 
 
-def _describe(labels: list[str], mask: np.ndarray, limit: int = 5) -> str:
+def describe_rows(labels: list[str], mask: np.ndarray, limit: int = 5) -> str:
+    """The labels of the rows where ``mask`` is true, for an error message: ``"patient A, patient B and 3 more"``."""
     bad = [labels[i] for i in np.flatnonzero(mask)]
     text = ", ".join(bad[:limit])
     if len(bad) > limit:
@@ -111,17 +113,17 @@ def check_survival_target(
         if bad.any():
             raise ValueError(
                 f"{name}: event indicator must be 0/1 or bool; invalid value(s) "
-                f"{sorted(set(values[bad].tolist()))[:5]} at {_describe(labels, bad)}"
+                f"{sorted(set(values[bad].tolist()))[:5]} at {describe_rows(labels, bad)}"
             )
         event = values.astype(bool)
 
     bad = ~np.isfinite(time)
     if bad.any():
-        raise ValueError(f"{name}: survival time is missing or not finite at {_describe(labels, bad)}")
+        raise ValueError(f"{name}: survival time is missing or not finite at {describe_rows(labels, bad)}")
     bad = time < 0 if allow_zero_time else time <= 0
     if bad.any():
         what = "negative" if allow_zero_time else "zero or negative"
-        raise ValueError(f"{name}: survival time is {what} at {_describe(labels, bad)}; times must be positive")
+        raise ValueError(f"{name}: survival time is {what} at {describe_rows(labels, bad)}; times must be positive")
     if require_event and not event.any():
         raise ValueError(f"{name}: all {len(y)} patients are censored (no event); at least one death is needed")
     return event, time

@@ -23,7 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 from sksurv.base import SurvivalAnalysisMixin
 from sksurv.linear_model import CoxPHSurvivalAnalysis
 
-from ._validation import check_clinical_columns, check_survival_target, row_labels
+from ._validation import check_clinical_columns, check_survival_target, describe_rows, row_labels
 
 __all__ = ["ClinicalPreprocessor", "CoxFeatureSelector", "ClinicalCox", "cox_table", "factor_groups", "survival_at"]
 
@@ -49,14 +49,6 @@ TABLE_COLUMNS = [
     "p_multi",
     "p_factor_multi",
 ]
-
-
-def _describe_rows(labels: list[str], mask: np.ndarray, limit: int = 5) -> str:
-    bad = [labels[i] for i in np.flatnonzero(mask)]
-    text = ", ".join(bad[:limit])
-    if len(bad) > limit:
-        text += f" and {len(bad) - limit} more"
-    return text
 
 
 def _is_categorical(series: pd.Series) -> bool:
@@ -258,7 +250,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
             missing = X[column].isna().to_numpy()
             if missing.any():
                 raise ValueError(
-                    f"column {column!r} has missing values at {_describe_rows(labels, missing)}; "
+                    f"column {column!r} has missing values at {describe_rows(labels, missing)}; "
                     "fill them or set impute='median'"
                 )
 
@@ -268,15 +260,15 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
             values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
             bad = np.isnan(values) & raw.notna().to_numpy()
             if bad.any():
-                raise ValueError(f"column {column!r} has non-numeric values at {_describe_rows(labels, bad)}")
+                raise ValueError(f"column {column!r} has non-numeric values at {describe_rows(labels, bad)}")
             bad = np.isinf(values)
             if bad.any():
-                raise ValueError(f"column {column!r} has infinite values at {_describe_rows(labels, bad)}")
+                raise ValueError(f"column {column!r} has infinite values at {describe_rows(labels, bad)}")
             if column in self.log_transform:
                 bad = values < 0
                 if bad.any():
                     raise ValueError(
-                        f"column {column!r} is log-transformed but negative at {_describe_rows(labels, bad)}"
+                        f"column {column!r} is log-transformed but negative at {describe_rows(labels, bad)}"
                     )
 
     def transform(self, X):
@@ -313,7 +305,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
                     unseen = sorted({str(v) for v in values[~known]})
                     raise ValueError(
                         f"column {column!r} has level(s) {unseen} not seen in fit (known: {levels}) at "
-                        f"{_describe_rows(labels, ~known)}"
+                        f"{describe_rows(labels, ~known)}"
                     )
                 for level in levels[1:]:
                     out[f"{column}={level}"] = (values == level).astype(np.float64)
@@ -361,7 +353,7 @@ def _numeric_design(X, what: str = "X") -> pd.DataFrame:
             bad_rows = ~np.isfinite(values[:, j])
             if bad_rows.any():
                 raise ValueError(
-                    f"{what} column {column!r} has missing or infinite values at {_describe_rows(labels, bad_rows)}"
+                    f"{what} column {column!r} has missing or infinite values at {describe_rows(labels, bad_rows)}"
                 )
     return pd.DataFrame(values, index=X.index, columns=[str(c) for c in X.columns])
 

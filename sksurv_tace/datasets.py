@@ -16,7 +16,7 @@ import pandas as pd
 from sklearn.utils import check_random_state
 from sksurv.util import Surv
 
-from ._validation import check_clinical_columns, check_survival_target, row_labels
+from ._validation import check_clinical_columns, check_survival_target, describe_rows, row_labels
 
 __all__ = [
     "make_tace_cohort",
@@ -426,8 +426,8 @@ def load_manifest(
     raw_event = pd.to_numeric(table.pop(event_column), errors="coerce").to_numpy(dtype=float)
     bad = np.isnan(raw_event) | ~np.isin(raw_event, (0.0, 1.0))
     if bad.any():
-        rows = [labels[i] for i in np.flatnonzero(bad)[:5]]
-        raise ValueError(f"manifest {path.name}: column {event_column!r} must be 0 or 1; invalid at {', '.join(rows)}")
+        rows = describe_rows(labels, bad)
+        raise ValueError(f"manifest {path.name}: column {event_column!r} must be 0 or 1; invalid at {rows}")
     y = np.empty(len(table), dtype=[("event", bool), ("time", float)])
     y["event"], y["time"] = raw_event.astype(bool), time
     check_survival_target(y, labels=labels, require_event=False, name=f"manifest {path.name}")
