@@ -46,3 +46,21 @@ def test_fit_predict_evaluate(tmp_path, capsys):
     assert "cannot be fitted on this cohort" in capsys.readouterr().err
     assert main(["predict", "--manifest", manifest, "--model", model, "--out", predictions]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_reproduce_on_a_manifest_without_images(tmp_path, capsys):
+    from sksurv_tace.datasets import load_hcc_tace_seg, write_manifest
+
+    X, y = load_hcc_tace_seg(paper_factors=True)
+    manifest = write_manifest(tmp_path / "hcc.csv", X, y)
+    out = tmp_path / "report"
+    # missing clinical values are refused in words, nothing is written
+    assert main(["reproduce", "--manifest", str(manifest), "--out", str(out)]) == 2
+    assert "missing clinical values: response (6)" in capsys.readouterr().err
+    assert not out.exists()
+    args = ["reproduce", "--manifest", str(manifest), "--out", str(out), "--impute", "median", "--n-bootstrap", "50"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "[skip] FusionSurvival" in printed and "ClinicalCox" in printed
+    assert (out / "report.html").exists() and (out / "table4.csv").exists()
+    assert pd.read_csv(out / "table4.csv")["model"].unique().tolist() == ["ClinicalCox"]
