@@ -75,17 +75,22 @@ def _reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fit(args: argparse.Namespace) -> int:
-    import joblib
-
-    from .reproduce import MODEL_NAMES, paper_models
-
+def _new_output(args: argparse.Namespace) -> Path:
+    """The ``--out`` file, refused when it exists and ``--overwrite`` was not given."""
     out = Path(args.out)
     if out.exists() and not args.overwrite:
         raise ValueError(f"{str(out)!r} already exists; choose another file or pass --overwrite")
+    return out
+
+
+def _fit(args: argparse.Namespace) -> int:
+    import joblib
+
+    from .reproduce import MODEL_NAMES, cohort_options, paper_models
+
+    out = _new_output(args)
     X, y = _load_cohort(args)
-    models = paper_models(quick=args.quick, device=args.device, random_state=args.seed,
-                          with_images={"ct", "mask"} <= set(X.columns))  # fmt: skip
+    models = paper_models(quick=args.quick, device=args.device, random_state=args.seed, **cohort_options(X))
     if args.model not in models:
         available = [m for m in MODEL_NAMES if m in models]
         raise ValueError(f"model {args.model!r} cannot be fitted on this cohort; available: {available}")
@@ -101,9 +106,7 @@ def _predict(args: argparse.Namespace) -> int:
     import joblib
     import pandas as pd
 
-    out = Path(args.out)
-    if out.exists() and not args.overwrite:
-        raise ValueError(f"{str(out)!r} already exists; choose another file or pass --overwrite")
+    out = _new_output(args)
     model = joblib.load(args.model)
     X, _ = _load_cohort(args)
     years = [365.0, 730.0, 1095.0]

@@ -32,7 +32,7 @@ from .fusion import CTSurvival, FusionSurvival
 from .radiomics import DEFAULT_CT_SETTINGS, RadiomicsCox, RadiomicsExtractor
 from .report import baseline_table, write_report
 
-__all__ = ["reproduce", "paper_models", "ReproduceResult", "MODEL_NAMES", "PAPER_VALIDATION"]
+__all__ = ["reproduce", "paper_models", "cohort_options", "ReproduceResult", "MODEL_NAMES", "PAPER_VALIDATION"]
 
 MODEL_NAMES = ("FusionSurvival", "CTSurvival", "CNNCox", "RadiomicsCox", "ClinicalCox")
 IMAGE_MODELS = ("FusionSurvival", "CTSurvival", "CNNCox", "RadiomicsCox")
@@ -128,9 +128,22 @@ def paper_models(
     return models
 
 
-def _log_labs(X: pd.DataFrame) -> tuple[str, ...]:
-    """Skewed laboratory values of the TACE cohorts, log-transformed before Cox models."""
-    return tuple(c for c in ("afp", "ast", "alt", "tbil") if c in X.columns)
+def cohort_options(X: pd.DataFrame) -> dict:
+    """The :func:`paper_models` options a cohort decides: whether it has images, which labs to log-transform.
+
+    ``with_images`` is true when ``X`` has ``ct`` and ``mask`` columns; ``log_transform``
+    lists the skewed laboratory values of the TACE cohorts present in ``X`` (AFP, AST, ALT,
+    bilirubin). ``reproduce`` and ``sksurv-tace fit`` both build their models this way.
+
+    Examples
+    --------
+    >>> cohort_options(pd.DataFrame(columns=["patient_id", "afp", "tbil", "mvi"]))
+    {'with_images': False, 'log_transform': ('afp', 'tbil')}
+    """
+    return {
+        "with_images": {"ct", "mask"} <= set(X.columns),
+        "log_transform": tuple(c for c in ("afp", "ast", "alt", "tbil") if c in X.columns),
+    }
 
 
 @dataclass
@@ -358,12 +371,13 @@ def reproduce(
     out = Path(out)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    with_images = {"ct", "mask"} <= set(X.columns)
+    options = cohort_options(X)
+    with_images = options["with_images"]
     memory = str(out / "cache") if with_images else None
     if models is None:
         models = paper_models(
-            quick=quick, device=device, random_state=random_state, memory=memory, n_jobs=n_jobs,
-            with_images=with_images, log_transform=_log_labs(X), impute=impute,
+            quick=quick, device=device, random_state=random_state, memory=memory, n_jobs=n_jobs, impute=impute,
+            **options,
         )  # fmt: skip
     models = dict(models)
     skipped = {}
@@ -379,8 +393,8 @@ def reproduce(
     groups = np.where(np.isin(np.arange(len(X)), idx_tr), "Training", "Validation")
     tables = {"table1": baseline_table(X, y, groups=groups)}
     # Table 2 as the paper: univariable Cox of every factor, multivariable Cox of those with p < 0.05
-    screen = ClinicalCox(columns=clinical_columns, log_transform=_log_labs(X), impute=impute).fit(X_tr, y_tr)
-    tables["table2"] = screen.summary_
+    screen = ClinicalCox(columns=clinical_columns, log_transform=options["log_transform"], impute=impute)
+    tables["table2"] = screen.fit(X_tr, y_tr).summary_
 
     fitted, fit_seconds = _fit_models(models, X_tr, y_tr, log)
     risk_tr, surv_tr = _predict(fitted, X_tr, horizon)
