@@ -33,9 +33,12 @@ from sklearn.pipeline import Pipeline
 from sksurv.linear_model import CoxPHSurvivalAnalysis
 
 from sksurv_tace import metrics
-from sksurv_tace.cox import ClinicalCox, ClinicalPreprocessor
-from sksurv_tace.datasets import load_hcc_tace_seg, make_tace_cohort
-from sksurv_tace.radiomics import RadiomicsCox, RadiomicsExtractor
+from sksurv_tace.datasets.hcc_tace_seg import load_hcc_tace_seg
+from sksurv_tace.datasets.synthetic import make_tace_cohort
+from sksurv_tace.models.clinical_cox import ClinicalCox
+from sksurv_tace.models.radiomics_cox import RadiomicsCox
+from sksurv_tace.preprocessing.clinical import ClinicalPreprocessor
+from sksurv_tace.preprocessing.radiomics import RadiomicsExtractor
 
 HORIZON = 1095.0
 

@@ -15,7 +15,7 @@ import numpy as np
 from sksurv.metrics import concordance_index_censored
 from sksurv.nonparametric import kaplan_meier_estimator
 
-from sksurv_tace.datasets import make_tace_cohort
+from sksurv_tace.datasets.synthetic import make_tace_cohort
 
 
 def main() -> None:

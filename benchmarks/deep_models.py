@@ -41,11 +41,11 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.model_selection import train_test_split
 
 from sksurv_tace import metrics
-from sksurv_tace.cnncox import CNNCox
-from sksurv_tace.cox import ClinicalCox
-from sksurv_tace.datasets import make_tace_cohort
-from sksurv_tace.fusion import CTSurvival, FusionSurvival
-from sksurv_tace.imaging import CTPreprocessor
+from sksurv_tace.datasets.synthetic import make_tace_cohort
+from sksurv_tace.models.clinical_cox import ClinicalCox
+from sksurv_tace.models.cnn_cox import CNNCox
+from sksurv_tace.models.deep import CTSurvival, FusionSurvival
+from sksurv_tace.preprocessing.imaging import CTPreprocessor
 
 HORIZON = 1095.0
 ROI_TABLE: dict = {}  # patient_id -> (uint8 ROI (3, H, W), bool mask (H, W)) for --rois

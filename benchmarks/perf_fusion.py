@@ -2,13 +2,13 @@
 
 Measures, on the chosen device:
 
-1. images/s of one training epoch of :class:`sksurv_tace.fusion.CTSurvival`'s skorch loop (no
+1. images/s of one training epoch of :class:`sksurv_tace.models.CTSurvival`'s skorch loop (no
    augmentation, no scheduler or clipping, so it is the same work as the plain loop) for
    ResNet-18 at 112 px and ResNet-101 at 224 px (a few batches only for ResNet-101 on CPU);
 2. the same epoch as a plain PyTorch loop on the same net (same initial weights, data, batch
    order and loss): skorch's overhead = skorch time / plain time (target <= 1.10);
 3. images/s of the estimator's real training step (augmentation, gradient clipping, cosine LR);
-4. :class:`sksurv_tace.imaging.CTPreprocessor` on a synthetic cohort: cold (reads and crops every
+4. :class:`sksurv_tace.preprocessing.CTPreprocessor` on a synthetic cohort: cold (reads and crops every
    volume) vs cached (``memory=`` folder already filled);
 5. on CUDA: fp32 vs bfloat16 autocast + channels-last.
 
@@ -34,10 +34,10 @@ import numpy as np
 import torch
 from skorch.helper import SliceDict
 
-from sksurv_tace.datasets import make_tace_cohort
-from sksurv_tace.fusion import CTSurvival
-from sksurv_tace.imaging import CTPreprocessor
-from sksurv_tace.nn import discrete_time_nll, encode_survival
+from sksurv_tace.datasets.synthetic import make_tace_cohort
+from sksurv_tace.models.deep import CTSurvival
+from sksurv_tace.models.nn import discrete_time_nll, encode_survival
+from sksurv_tace.preprocessing.imaging import CTPreprocessor
 
 
 def _data(n, size, seed=0):

@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 
-from sksurv_tace import imaging
-from sksurv_tace.imaging import CTPreprocessor
+from sksurv_tace.preprocessing import imaging
+from sksurv_tace.preprocessing.imaging import CTPreprocessor
 
 
 def make_volumes(folder: str, n_patients: int, shape: tuple[int, int, int], seed: int = 0) -> pd.DataFrame:

@@ -27,8 +27,8 @@ import platform
 import tempfile
 import time
 
-from sksurv_tace.datasets import make_tace_cohort
-from sksurv_tace.radiomics import RadiomicsExtractor
+from sksurv_tace.datasets.synthetic import make_tace_cohort
+from sksurv_tace.preprocessing.radiomics import RadiomicsExtractor
 
 
 def _timed(extractor, X):

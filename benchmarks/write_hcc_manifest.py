@@ -8,7 +8,8 @@ The table has no CT, so ``reproduce`` runs the clinical model and says which mod
 
 import argparse
 
-from sksurv_tace.datasets import load_hcc_tace_seg, write_manifest
+from sksurv_tace.datasets.hcc_tace_seg import load_hcc_tace_seg
+from sksurv_tace.datasets.manifest import write_manifest
 
 
 def main() -> None:

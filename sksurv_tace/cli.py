@@ -15,8 +15,8 @@ def _cohort(args: argparse.Namespace) -> int:
     import pandas as pd
     from sklearn.model_selection import train_test_split
 
-    from .datasets import make_tace_cohort
-    from .report import baseline_table
+    from sksurv_tace.datasets.synthetic import make_tace_cohort
+    from sksurv_tace.paper.report import baseline_table
 
     start = time.perf_counter()
     print(f"Writing a synthetic TACE cohort of {args.n_patients} patients to {args.out} (seed {args.seed}) ...")
@@ -41,14 +41,14 @@ def _cohort(args: argparse.Namespace) -> int:
 
 
 def _load_cohort(args: argparse.Namespace):
-    from .datasets import load_manifest
+    from sksurv_tace.datasets.manifest import load_manifest
 
     return load_manifest(args.manifest, time_unit=args.time_unit)
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from .datasets import make_tace_cohort
-    from .reproduce import reproduce
+    from sksurv_tace.datasets.synthetic import make_tace_cohort
+    from sksurv_tace.paper.protocol import reproduce
 
     out = Path(args.out)
     truth = None
@@ -86,7 +86,7 @@ def _new_output(args: argparse.Namespace) -> Path:
 def _fit(args: argparse.Namespace) -> int:
     import joblib
 
-    from .reproduce import MODEL_NAMES, cohort_options, paper_models
+    from sksurv_tace.paper.protocol import MODEL_NAMES, cohort_options, paper_models
 
     out = _new_output(args)
     X, y = _load_cohort(args)
@@ -122,7 +122,7 @@ def _predict(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from . import metrics
+    from sksurv_tace import metrics
 
     predictions = pd.read_csv(args.predictions, dtype={"patient_id": str})
     if not {"patient_id", "risk"} <= set(predictions.columns):
@@ -151,7 +151,7 @@ def _format_p(value: float) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``sksurv-tace`` argument parser (sub-commands: cohort, reproduce, fit, predict, evaluate)."""
-    from . import __version__
+    from sksurv_tace._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="sksurv-tace",

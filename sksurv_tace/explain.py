@@ -31,7 +31,7 @@ def default_layer(encoder, image_size: int):
 
     Examples
     --------
-    >>> from sksurv_tace.nn import ImageEncoder
+    >>> from sksurv_tace.models.nn import ImageEncoder
     >>> encoder = ImageEncoder("resnet18")
     >>> default_layer(encoder, 224) is encoder.backbone.layer4, default_layer(encoder, 64) is encoder.backbone.layer3
     (True, True)
@@ -48,7 +48,7 @@ def grad_cam(estimator, X, *, target="risk", layer=None, relu=True, batch_size=N
     Parameters
     ----------
     estimator : FusionSurvival, CTSurvival or CNNCox
-        Fitted model (for :class:`~sksurv_tace.cnncox.CNNCox`, its CT network ``cnn_``).
+        Fitted model (for :class:`~sksurv_tace.models.CNNCox`, its CT network ``cnn_``).
     X : DataFrame
         Patients (image paths and, for FusionSurvival, the clinical columns).
     target : {"risk", "cumulative_hazard"}, default="risk"
@@ -72,7 +72,7 @@ def grad_cam(estimator, X, *, target="risk", layer=None, relu=True, batch_size=N
     --------
     >>> import tempfile
     >>> from sksurv_tace.datasets import make_tace_cohort
-    >>> from sksurv_tace.fusion import CTSurvival
+    >>> from sksurv_tace.models.deep import CTSurvival
     >>> X, y = make_tace_cohort(8, path=tempfile.mkdtemp(), image_shape=(8, 48, 48), random_state=0)
     >>> model = CTSurvival(image_size=32, max_epochs=1, verbose=0, random_state=0).fit(X, y)
     >>> grad_cam(model, X.iloc[:2]).shape
@@ -160,7 +160,7 @@ def plot_grad_cam(
     --------
     >>> import tempfile
     >>> from sksurv_tace.datasets import make_tace_cohort
-    >>> from sksurv_tace.fusion import CTSurvival
+    >>> from sksurv_tace.models.deep import CTSurvival
     >>> X, y = make_tace_cohort(8, path=tempfile.mkdtemp(), image_shape=(8, 48, 48), random_state=0)
     >>> model = CTSurvival(image_size=32, max_epochs=1, verbose=0, random_state=0).fit(X, y)
     >>> fig = plot_grad_cam(model, X.iloc[:3])

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from sksurv_tace.datasets import make_tace_cohort
+from sksurv_tace.datasets.synthetic import make_tace_cohort
 
 # pytest -n 2 runs two workers on two cores: one torch thread each avoids oversubscription.
 torch.set_num_threads(1)

@@ -27,7 +27,7 @@ def test_cohort_command(tmp_path, capsys):
 
 
 def test_fit_predict_evaluate(tmp_path, capsys):
-    from sksurv_tace.datasets import make_tace_cohort
+    from sksurv_tace.datasets.synthetic import make_tace_cohort
 
     make_tace_cohort(80, path=tmp_path / "cohort", with_images=False, random_state=0)
     manifest = str(tmp_path / "cohort" / "manifest.csv")
@@ -49,7 +49,8 @@ def test_fit_predict_evaluate(tmp_path, capsys):
 
 
 def test_reproduce_on_a_manifest_without_images(tmp_path, capsys):
-    from sksurv_tace.datasets import load_hcc_tace_seg, write_manifest
+    from sksurv_tace.datasets.hcc_tace_seg import load_hcc_tace_seg
+    from sksurv_tace.datasets.manifest import write_manifest
 
     X, y = load_hcc_tace_seg(paper_factors=True)
     manifest = write_manifest(tmp_path / "hcc.csv", X, y)

@@ -9,8 +9,8 @@ import torch
 from lifelines import CoxPHFitter
 from sklearn.base import clone
 
-from sksurv_tace.cnncox import CNNCox
-from sksurv_tace.fusion import CTSurvival
+from sksurv_tace.models.cnn_cox import CNNCox
+from sksurv_tace.models.deep import CTSurvival
 
 TINY = dict(image_size=32, max_epochs=2, batch_size=8, verbose=0, random_state=0)
 COLUMNS = ["mvi", "albi_grade", "age"]

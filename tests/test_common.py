@@ -18,17 +18,20 @@ from sklearn.utils import estimator_checks
 from sksurv.metrics import concordance_index_censored
 from sksurv.util import Surv
 
-from sksurv_tace.cnncox import CNNCox
-from sksurv_tace.cox import ClinicalCox, ClinicalPreprocessor, CoxFeatureSelector
-from sksurv_tace.fusion import CTSurvival, FusionSurvival
-from sksurv_tace.radiomics import RadiomicsCox, RadiomicsExtractor
+from sksurv_tace.models.clinical_cox import ClinicalCox
+from sksurv_tace.models.cnn_cox import CNNCox
+from sksurv_tace.models.deep import CTSurvival, FusionSurvival
+from sksurv_tace.models.radiomics_cox import RadiomicsCox
+from sksurv_tace.preprocessing.clinical import ClinicalPreprocessor
+from sksurv_tace.preprocessing.cox_screen import CoxFeatureSelector
+from sksurv_tace.preprocessing.radiomics import RadiomicsExtractor
 
 # -------------------------------------------------------------------------------------------------------------
 # datasets: name -> factory(folder) -> (X, y)
 
 
 def _clinical(folder):
-    from sksurv_tace.datasets import make_tace_cohort
+    from sksurv_tace.datasets.synthetic import make_tace_cohort
 
     return make_tace_cohort(120, path=folder, with_images=False, random_state=0)
 
@@ -41,7 +44,7 @@ def _features(folder):
 
 
 def _images(folder):
-    from sksurv_tace.datasets import make_tace_cohort
+    from sksurv_tace.datasets.synthetic import make_tace_cohort
 
     return make_tace_cohort(24, path=folder, image_shape=(12, 48, 48), random_state=0)
 

@@ -1,4 +1,4 @@
-"""Tests of sksurv_tace.cox: Table 2 against R, the preprocessor, the Cox screen and ClinicalCox."""
+"""Tests of sksurv_tace.preprocessing.clinical: Table 2 against R, the preprocessor, the Cox screen and ClinicalCox."""
 
 import json
 import warnings
@@ -17,7 +17,9 @@ from sksurv.linear_model import CoxPHSurvivalAnalysis
 from sksurv.metrics import concordance_index_censored
 from sksurv.util import Surv
 
-from sksurv_tace.cox import ClinicalCox, ClinicalPreprocessor, CoxFeatureSelector, cox_table, factor_groups
+from sksurv_tace.models.clinical_cox import ClinicalCox
+from sksurv_tace.preprocessing.clinical import ClinicalPreprocessor
+from sksurv_tace.preprocessing.cox_screen import CoxFeatureSelector, cox_table, factor_groups
 
 DATA = Path(__file__).parent / "data"
 
@@ -47,7 +49,7 @@ def veterans():
 
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory):
-    from sksurv_tace.datasets import make_tace_cohort
+    from sksurv_tace.datasets.synthetic import make_tace_cohort
 
     X, y = make_tace_cohort(160, path=tmp_path_factory.mktemp("clinical"), with_images=False, random_state=2)
     return X, y

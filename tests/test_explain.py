@@ -10,7 +10,7 @@ import torch
 from matplotlib.figure import Figure
 
 from sksurv_tace.explain import grad_cam, plot_grad_cam
-from sksurv_tace.fusion import CTSurvival, FusionSurvival
+from sksurv_tace.models.deep import CTSurvival, FusionSurvival
 
 TINY = dict(
     image_size=64,  # layer4 of ResNet-18 is 2 x 2 at 64 px: grad_cam's default is layer3 (4 x 4)

@@ -18,8 +18,10 @@ from sksurv.functions import StepFunction
 from sksurv.metrics import concordance_index_censored
 from sksurv.util import Surv
 
-from sksurv_tace.cox import ClinicalPreprocessor, CoxFeatureSelector
-from sksurv_tace.fusion import CTSurvival, EventStratifiedSplit, FusionSurvival, survival_at_times
+from sksurv_tace._survival import survival_at_times
+from sksurv_tace.models.deep import CTSurvival, EventStratifiedSplit, FusionSurvival
+from sksurv_tace.preprocessing.clinical import ClinicalPreprocessor
+from sksurv_tace.preprocessing.cox_screen import CoxFeatureSelector
 
 TINY = dict(image_size=32, max_epochs=2, batch_size=8, verbose=0, random_state=0)
 SCREEN = dict(p_univariate=0.2, p_multivariable=0.2)
@@ -151,7 +153,7 @@ def test_selection_off_and_module_routing(cohort):
 
 
 def test_grid_search_with_td_auc_scorer(cohort):
-    from sksurv_tace.metrics import make_survival_scorer
+    from sksurv_tace.metrics.scoring import make_survival_scorer
 
     X, y = cohort
     # binary/numeric factors only: a 12-patient fold may miss a level of a 4-level factor (refused at predict)
@@ -191,7 +193,7 @@ def test_survival_at_times_is_piecewise_constant():
     surv = np.array([[1.0, 0.8, 0.5]])
     got = survival_at_times(surv, [0, 10, 20], [0, 9.99, 10, 15, 20])
     np.testing.assert_array_equal(got, [[1.0, 1.0, 0.8, 0.8, 0.5]])
-    with pytest.raises(ValueError, match="outside"):
+    with pytest.raises(ValueError, match="beyond the last interval cut"):
         survival_at_times(surv, [0, 10, 20], [25])
 
 

@@ -1,4 +1,4 @@
-"""Tests of sksurv_tace.imaging: image reading (NIfTI, NRRD, MHA, DICOM) and CTPreprocessor.
+"""Tests of sksurv_tace.preprocessing.imaging: image reading (NIfTI, NRRD, MHA, DICOM) and CTPreprocessor.
 
 Expected values are closed forms computed here from the synthetic volumes (window
 formula, slice indices, pixel counts), the DICOM standard's rescale rule applied to
@@ -23,8 +23,8 @@ from sklearn.utils.estimator_checks import (
     check_set_params,
 )
 
-from sksurv_tace import imaging
-from sksurv_tace.imaging import CTPreprocessor, read_image
+from sksurv_tace.preprocessing import imaging
+from sksurv_tace.preprocessing.imaging import CTPreprocessor, read_image
 
 DICOM_DIR = pathlib.Path(__file__).parent / "data" / "dicom"
 

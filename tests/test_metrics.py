@@ -32,7 +32,7 @@ from sksurv.metrics import (
 from sksurv.util import Surv
 
 from sksurv_tace import metrics as M
-from sksurv_tace._metrics_core import harrell_fast, km_survival
+from sksurv_tace.metrics._core import harrell_fast, km_survival
 
 DATA = Path(__file__).parent / "data"
 PROPS = settings(max_examples=25, deadline=None)

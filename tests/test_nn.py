@@ -1,10 +1,10 @@
-"""Tests of sksurv_tace.nn: the discrete-time likelihood against direct NumPy evaluations, and the modules."""
+"""Tests of sksurv_tace.models.nn: the discrete-time likelihood against direct NumPy evaluations, and the modules."""
 
 import numpy as np
 import pytest
 import torch
 
-from sksurv_tace.nn import (
+from sksurv_tace.models.nn import (
     ClinicalMLP,
     DiscreteTimeNLL,
     FusionNet,

@@ -1,4 +1,4 @@
-"""Tests of sksurv_tace.plots: each figure draws what its metric result says.
+"""Tests of sksurv_tace.paper.plots: each figure draws what its metric result says.
 
 Counts and labels are checked against numbers computed outside the plotting code
 (``td_auc``/``td_auc_ci``, lifelines' Kaplan–Meier event table, median and log-rank test,
@@ -21,9 +21,9 @@ from matplotlib.container import ErrorbarContainer  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from sksurv.linear_model import CoxPHSurvivalAnalysis  # noqa: E402
 
-from sksurv_tace import metrics as M  # noqa: E402
-from sksurv_tace import plots as P  # noqa: E402
-from sksurv_tace.cox import cox_table  # noqa: E402
+from sksurv_tace import metrics as M
+from sksurv_tace.paper import plots as P
+from sksurv_tace.preprocessing.cox_screen import cox_table
 
 H = 1095.0
 MONTH = 365.25 / 12

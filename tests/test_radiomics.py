@@ -1,4 +1,4 @@
-"""Tests of sksurv_tace.radiomics: pyradiomics baseline values, caching, parallel and dask runs, RadiomicsCox."""
+"""Tests of sksurv_tace.preprocessing.radiomics and RadiomicsCox: pyradiomics baselines, caching, dask."""
 
 import ast
 import os
@@ -14,7 +14,8 @@ import SimpleITK as sitk
 from sksurv.linear_model import CoxnetSurvivalAnalysis
 from sksurv.util import Surv
 
-from sksurv_tace.radiomics import RadiomicsCox, RadiomicsExtractor, correlation_filter
+from sksurv_tace.models.radiomics_cox import RadiomicsCox, correlation_filter
+from sksurv_tace.preprocessing.radiomics import RadiomicsExtractor
 
 DATA = Path(__file__).parent / "data" / "pyradiomics"
 CASES = ["brain1", "brain2", "breast1"]
@@ -130,7 +131,7 @@ def test_default_ct_settings_give_a_finite_table(volumes):
 
 
 def test_synthetic_cohort_table(tmp_path):
-    from sksurv_tace.datasets import make_tace_cohort
+    from sksurv_tace.datasets.synthetic import make_tace_cohort
 
     X, _ = make_tace_cohort(3, path=tmp_path, image_shape=(12, 48, 48), random_state=0)
     features = RadiomicsExtractor(progress=False).fit_transform(X)

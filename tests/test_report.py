@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sksurv_tace.report import baseline_table
+from sksurv_tace.paper.report import baseline_table
 
 
 def test_baseline_table_values_and_tests():

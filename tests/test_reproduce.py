@@ -5,12 +5,13 @@ import pandas as pd
 import pytest
 from sksurv.metrics import concordance_index_censored
 
-from sksurv_tace.cnncox import CNNCox
-from sksurv_tace.cox import ClinicalCox
-from sksurv_tace.datasets import make_tace_cohort
-from sksurv_tace.fusion import CTSurvival, FusionSurvival
-from sksurv_tace.radiomics import RadiomicsCox, RadiomicsExtractor
-from sksurv_tace.reproduce import MODEL_NAMES, reproduce
+from sksurv_tace.datasets.synthetic import make_tace_cohort
+from sksurv_tace.models.clinical_cox import ClinicalCox
+from sksurv_tace.models.cnn_cox import CNNCox
+from sksurv_tace.models.deep import CTSurvival, FusionSurvival
+from sksurv_tace.models.radiomics_cox import RadiomicsCox
+from sksurv_tace.paper.protocol import MODEL_NAMES, reproduce
+from sksurv_tace.preprocessing.radiomics import RadiomicsExtractor
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +99,7 @@ def test_all_five_models_on_tiny_images(tmp_path):
 
 
 def test_real_hcc_tace_seg_table(tmp_path):
-    from sksurv_tace.datasets import load_hcc_tace_seg
+    from sksurv_tace.datasets.hcc_tace_seg import load_hcc_tace_seg
 
     X, y = load_hcc_tace_seg()
     with pytest.raises(ValueError, match=r"missing clinical values: tumor_size \(52\), response \(6\)"):

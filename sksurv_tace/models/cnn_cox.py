@@ -9,9 +9,11 @@ from sklearn.utils.validation import check_is_fitted
 from sksurv.base import SurvivalAnalysisMixin
 from sksurv.linear_model import CoxPHSurvivalAnalysis
 
-from ._validation import check_clinical_columns, check_survival_target, row_labels
-from .cox import ClinicalPreprocessor, CoxFeatureSelector, survival_at
-from .fusion import CTSurvival
+from sksurv_tace._survival import survival_at
+from sksurv_tace._validation import check_clinical_columns, check_survival_target, row_labels
+from sksurv_tace.models.deep import CTSurvival
+from sksurv_tace.preprocessing.clinical import ClinicalPreprocessor
+from sksurv_tace.preprocessing.cox_screen import CoxFeatureSelector
 
 __all__ = ["CNNCox"]
 
@@ -22,11 +24,11 @@ CNN_COLUMN = "cnn_survival"
 class CNNCox(SurvivalAnalysisMixin, BaseEstimator):
     """Cox PH model on ``[S_cnn(horizon), selected clinical factors]`` (the paper's DLOP_Cox).
 
-    The CT network (a :class:`~sksurv_tace.fusion.CTSurvival`) gives each patient its predicted
+    The CT network (a :class:`~sksurv_tace.models.CTSurvival`) gives each patient its predicted
     survival probability at the network's ``horizon`` (3 years by default), the paper's "output of
     DLOP_CTR". That score enters a Cox proportional-hazards model as one covariate next to the
     clinical factors kept by the univariate -> multivariable Cox screen
-    (:class:`~sksurv_tace.cox.CoxFeatureSelector`), all fitted on the training patients. Because the
+    (:class:`~sksurv_tace.preprocessing.CoxFeatureSelector`), all fitted on the training patients. Because the
     score is a survival probability, its hazard ratio per unit is below 1 when the network
     discriminates (the paper reports HR 0.14).
 
@@ -43,15 +45,15 @@ class CNNCox(SurvivalAnalysisMixin, BaseEstimator):
         Use ``cnn`` as already fitted (it is not refitted; ``clone`` of this estimator gives an
         unfitted ``cnn``, so keep ``prefit=False`` inside cross-validation).
     select_clinical : bool, default=True
-        Screen clinical factors with :class:`~sksurv_tace.cox.CoxFeatureSelector`; False keeps all.
+        Screen clinical factors with :class:`~sksurv_tace.preprocessing.CoxFeatureSelector`; False keeps all.
     p_univariate, p_multivariable : float, default=0.05
         Thresholds of the screen.
     clinical_columns : list of str or None, default=None
         Clinical columns; None uses every column except ``patient_id`` and the CNN's image columns.
     log_transform : sequence of str, default=()
-        Passed to :class:`~sksurv_tace.cox.ClinicalPreprocessor`.
+        Passed to :class:`~sksurv_tace.preprocessing.ClinicalPreprocessor`.
     impute : {None, "median", "most_frequent"}, default=None
-        Passed to :class:`~sksurv_tace.cox.ClinicalPreprocessor`: None raises on a missing clinical value.
+        Passed to :class:`~sksurv_tace.preprocessing.ClinicalPreprocessor`: None raises on a missing clinical value.
     alpha : float, default=0.0
         Ridge penalty ``alpha / 2 * ||b||^2`` of the scikit-survival fit; lifelines gets
         ``penalizer = alpha / n``, the same penalty but on standardised columns, so with ``alpha > 0``
@@ -76,7 +78,7 @@ class CNNCox(SurvivalAnalysisMixin, BaseEstimator):
     --------
     >>> import tempfile
     >>> from sksurv_tace.datasets import make_tace_cohort
-    >>> from sksurv_tace.fusion import CTSurvival
+    >>> from sksurv_tace.models.deep import CTSurvival
     >>> X, y = make_tace_cohort(16, path=tempfile.mkdtemp(), image_shape=(8, 48, 48), random_state=0)
     >>> cnn = CTSurvival(image_size=32, max_epochs=1, batch_size=8, verbose=0, random_state=0)
     >>> model = CNNCox(cnn, select_clinical=False, clinical_columns=["mvi"], alpha=0.1).fit(X, y)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_survival_target, describe_rows, row_labels
+from sksurv_tace._validation import check_survival_target, describe_rows, row_labels
 
 __all__: list[str] = []
 

@@ -14,7 +14,7 @@ from sksurv import metrics as sk_metrics
 from sksurv.nonparametric import CensoringDistributionEstimator
 from tqdm.auto import tqdm
 
-from . import _metrics_core as core
+from sksurv_tace.metrics import _core as core
 
 __all__ = ["ConfidenceInterval", "harrell_c", "uno_c", "td_auc", "td_roc_curve", "c_index_ci", "td_auc_ci"]
 

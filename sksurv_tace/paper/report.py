@@ -129,7 +129,7 @@ def display_table2(table: pd.DataFrame) -> pd.DataFrame:
     Parameters
     ----------
     table : DataFrame
-        As made by :func:`sksurv_tace.cox.cox_table` (``HR_uni``, ``HR_lower_uni``, … columns).
+        As made by :func:`sksurv_tace.preprocessing.cox_table` (``HR_uni``, ``HR_lower_uni``, … columns).
 
     Returns
     -------
@@ -265,7 +265,7 @@ def write_report(out, tables: dict, figures: dict, results: dict) -> tuple:
     out : path-like
         Folder holding ``figures/``.
     tables : dict of str to DataFrame
-        As made by :func:`sksurv_tace.reproduce.reproduce` (``table1`` … ``table4``, …).
+        As made by :func:`sksurv_tace.paper.protocol.reproduce` (``table1`` … ``table4``, …).
     figures : dict of str to list of Path
         Saved figure files (a PNG is embedded in the HTML).
     results : dict

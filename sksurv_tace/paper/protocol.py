@@ -24,13 +24,16 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 
-from . import __version__, metrics, plots
-from ._validation import check_survival_target, row_labels
-from .cnncox import CNNCox
-from .cox import ClinicalCox
-from .fusion import CTSurvival, FusionSurvival
-from .radiomics import DEFAULT_CT_SETTINGS, RadiomicsCox, RadiomicsExtractor
-from .report import baseline_table, write_report
+from sksurv_tace import metrics
+from sksurv_tace._validation import check_survival_target, row_labels
+from sksurv_tace._version import __version__
+from sksurv_tace.models.clinical_cox import ClinicalCox
+from sksurv_tace.models.cnn_cox import CNNCox
+from sksurv_tace.models.deep import CTSurvival, FusionSurvival
+from sksurv_tace.models.radiomics_cox import RadiomicsCox
+from sksurv_tace.paper import plots
+from sksurv_tace.paper.report import baseline_table, write_report
+from sksurv_tace.preprocessing.radiomics import DEFAULT_CT_SETTINGS, RadiomicsExtractor
 
 __all__ = ["reproduce", "paper_models", "cohort_options", "ReproduceResult", "MODEL_NAMES", "PAPER_VALIDATION"]
 
@@ -96,7 +99,7 @@ def paper_models(
         Skewed clinical columns (labs) log-transformed before the Cox models and the MLP.
     impute : {None, "median", "most_frequent"}, default=None
         Missing clinical values: None raises an error naming the column; otherwise imputed
-        with training-cohort statistics (see :class:`~sksurv_tace.cox.ClinicalPreprocessor`).
+        with training-cohort statistics (see :class:`~sksurv_tace.preprocessing.ClinicalPreprocessor`).
 
     Returns
     -------
@@ -532,7 +535,7 @@ def _figures(fitted, tables, y_tr, y_va, X_va, risk_tr, risk_va, surv_va, cutoff
         except ValueError as exc:  # no Cox model of that stage converged on this cohort
             note(f"Hazard-ratio plot ({model}variable Cox): {exc}")
     if lead in fitted and lead != "ClinicalCox" and lead in t3.index:
-        from .explain import plot_grad_cam
+        from sksurv_tace.explain import plot_grad_cam
 
         picks = _grad_cam_examples(fitted[lead], X_va, y_va, risk_va[lead], cutoffs[lead], horizon)
         if len(picks):

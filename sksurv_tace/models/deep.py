@@ -3,9 +3,9 @@
 These are the paper's DLOP_Combin and DLOP_CTR. ``fit(X, y)`` takes the patient table
 (``ct``/``mask`` path columns plus clinical columns) and a scikit-survival target; inside
 ``fit`` the clinical factors are encoded and screened by univariate -> multivariable Cox
-(:class:`~sksurv_tace.cox.CoxFeatureSelector`, fitted on the training rows only), the CT
-volumes become tumour-ROI tensors (:class:`~sksurv_tace.imaging.CTPreprocessor`), and skorch
-trains the discrete-time survival net of :mod:`sksurv_tace.nn`.
+(:class:`~sksurv_tace.preprocessing.CoxFeatureSelector`, fitted on the training rows only), the CT
+volumes become tumour-ROI tensors (:class:`~sksurv_tace.preprocessing.CTPreprocessor`), and skorch
+trains the discrete-time survival net of :mod:`sksurv_tace.models.nn`.
 
 Survival between cuts
 ---------------------
@@ -38,54 +38,20 @@ from sksurv.base import SurvivalAnalysisMixin
 from sksurv.functions import StepFunction
 from sksurv.metrics import concordance_index_censored
 
-from ._validation import check_clinical_columns, check_survival_target, row_labels
-from .cox import ClinicalPreprocessor, CoxFeatureSelector
-from .imaging import CTPreprocessor
-from .nn import DEFAULT_CUTS, DiscreteTimeNLL, FusionNet, ImageOnlyNet, check_cuts, encode_survival
+from sksurv_tace._survival import survival_at_times
+from sksurv_tace._validation import check_clinical_columns, check_survival_target, row_labels
+from sksurv_tace.models.nn import DEFAULT_CUTS, DiscreteTimeNLL, FusionNet, ImageOnlyNet, check_cuts, encode_survival
+from sksurv_tace.preprocessing.clinical import ClinicalPreprocessor
+from sksurv_tace.preprocessing.cox_screen import CoxFeatureSelector
+from sksurv_tace.preprocessing.imaging import CTPreprocessor
 
-__all__ = ["CTSurvival", "EventStratifiedSplit", "FusionSurvival", "survival_at_times"]
+__all__ = ["CTSurvival", "EventStratifiedSplit", "FusionSurvival"]
 
 
 def _resolve_device(device):
     if isinstance(device, str) and device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return device
-
-
-def survival_at_times(survival_at_cuts: np.ndarray, cuts, times) -> np.ndarray:
-    """Evaluate piecewise-constant survival curves, known at ``cuts``, at ``times``.
-
-    Parameters
-    ----------
-    survival_at_cuts : ndarray, shape (n_samples, len(cuts))
-        ``S(cuts[k])``; the first column is ``S(0) = 1``.
-    cuts : sequence of float
-        Interval cuts, starting at 0.
-    times : float or sequence of float
-        Times in ``[0, cuts[-1]]``.
-
-    Returns
-    -------
-    ndarray, shape (n_samples, len(times))
-        ``S(t) = S(cuts[k])`` for ``cuts[k] <= t < cuts[k + 1]``.
-
-    Examples
-    --------
-    >>> survival_at_times(np.array([[1.0, 0.9, 0.8]]), [0, 365, 730], [0, 364.9, 365, 700, 730])
-    array([[1. , 1. , 0.9, 0.9, 0.8]])
-    """
-    cuts = check_cuts(cuts)
-    times = np.atleast_1d(np.asarray(times, dtype=np.float64))
-    if times.ndim != 1 or not np.isfinite(times).all():
-        raise ValueError(f"times must be a 1-D sequence of finite numbers; got {times!r}")
-    bad = (times < 0) | (times > cuts[-1])
-    if bad.any():
-        raise ValueError(
-            f"times {times[bad].tolist()} are outside [0, {cuts[-1]:g}]: the model predicts survival only up to "
-            "its last interval cut"
-        )
-    index = np.searchsorted(cuts, times, side="right") - 1
-    return np.asarray(survival_at_cuts)[:, index]
 
 
 class EventStratifiedSplit:
@@ -573,7 +539,7 @@ _COMMON_DOC = """
         Weight decay of the optimizer (AdamW by default).
     image_column, mask_column : str, default="ct", "mask"
     n_jobs, memory, progress
-        Passed to :class:`~sksurv_tace.imaging.CTPreprocessor` (``memory`` caches ROIs on disk);
+        Passed to :class:`~sksurv_tace.preprocessing.CTPreprocessor` (``memory`` caches ROIs on disk);
         ``progress`` also shows a skorch progress bar.
     random_state : int or None, default=None
         Seeds torch (weights, shuffling, augmentation, validation split) for the fit, inside a
@@ -592,7 +558,7 @@ class CTSurvival(_DeepSurvivalNet):
 
     ``predict`` gives ``1 - S(horizon)`` (paper: 3-year survival, ``horizon=1095``); ``score``
     gives Harrell's C. Survival is piecewise constant between the cuts (see
-    :mod:`sksurv_tace.fusion`).
+    :mod:`sksurv_tace.models.deep`).
 """
         + _COMMON_DOC
         + """
@@ -696,8 +662,8 @@ class FusionSurvival(_DeepSurvivalNet):
     pooling) and the MLP's output are concatenated into one linear layer with one logit per
     interval. Clinical columns are every column but ``patient_id`` and the image columns
     (or ``clinical_columns``); they are encoded by
-    :class:`~sksurv_tace.cox.ClinicalPreprocessor`, screened by
-    :class:`~sksurv_tace.cox.CoxFeatureSelector` on the training patients (unless
+    :class:`~sksurv_tace.preprocessing.ClinicalPreprocessor`, screened by
+    :class:`~sksurv_tace.preprocessing.CoxFeatureSelector` on the training patients (unless
     ``select_clinical=False``) and standardised. ``predict`` gives ``1 - S(horizon)``;
     ``score`` gives Harrell's C; survival is piecewise constant between the cuts.
 """
@@ -711,9 +677,9 @@ class FusionSurvival(_DeepSurvivalNet):
         Thresholds of the screen.
     clinical_columns : list of str or None, default=None
     log_transform : sequence of str, default=()
-        Passed to :class:`~sksurv_tace.cox.ClinicalPreprocessor`.
+        Passed to :class:`~sksurv_tace.preprocessing.ClinicalPreprocessor`.
     impute : {None, "median", "most_frequent"}, default=None
-        Passed to :class:`~sksurv_tace.cox.ClinicalPreprocessor`: None raises on a missing clinical value.
+        Passed to :class:`~sksurv_tace.preprocessing.ClinicalPreprocessor`: None raises on a missing clinical value.
 
     Attributes
     ----------

@@ -9,7 +9,7 @@ probability of **surviving** interval ``j`` given alive at its start, so that
 computed in log-space with :func:`torch.nn.functional.logsigmoid`.
 
 Nothing here knows about DataFrames or scikit-learn: the skorch estimators in
-:mod:`sksurv_tace.fusion` put these modules to work.
+:mod:`sksurv_tace.models.deep` put these modules to work.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from sksurv.linear_model import CoxPHSurvivalAnalysis
 from sksurv.nonparametric import kaplan_meier_estimator
 from sksurv.util import Surv
 
-from . import _metrics_core as core
+from sksurv_tace.metrics import _core as core
 
 __all__ = [
     "youden_cutoff",

@@ -4,7 +4,7 @@ Every function returns a :class:`matplotlib.figure.Figure` (built with the objec
 ``plt.show``; close it with ``plt.close(fig)``) and, where it draws a single panel, accepts
 an ``ax`` to draw into an existing figure. Inputs are the results of
 :mod:`sksurv_tace.metrics` (risk scores: higher = higher risk; survival times in days)
-and :func:`sksurv_tace.cox.cox_table`. :func:`save_figure` writes PNG (150 dpi) and SVG.
+and :func:`sksurv_tace.preprocessing.cox_table`. :func:`save_figure` writes PNG (150 dpi) and SVG.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter
 from matplotlib.transforms import blended_transform_factory
 
-from .metrics import CalibrationResult, ConfidenceInterval, RiskGroups, td_roc_curve
+from sksurv_tace.metrics import CalibrationResult, ConfidenceInterval, RiskGroups, td_roc_curve
 
 __all__ = [
     "plot_td_roc",
@@ -451,7 +451,7 @@ def plot_decision_curve(
 def plot_pvalue_matrix(
     matrix: pd.DataFrame, *, title: str | None = None, alpha: float = 0.05, show_auc: bool = True, ax=None
 ) -> Figure:
-    """Annotated heatmap of pairwise p-values (e.g. :func:`~sksurv_tace.metrics.pairwise_td_auc_tests`).
+    """Annotated heatmap of pairwise p-values (e.g. :func:`~sksurv_tace.metrics.comparison.pairwise_td_auc_tests`).
 
     Cells are coloured by p on a log scale (dark = small), annotated with the value
     (``"<0.001"`` below 0.001, bold when below ``alpha``). The diagonal shows each model's
@@ -617,7 +617,7 @@ def plot_hazard_ratios(table: pd.DataFrame, *, model: str = "multi", title: str 
     Parameters
     ----------
     table : DataFrame
-        Either :func:`sksurv_tace.cox.cox_table` output (``factor, level, reference,
+        Either :func:`sksurv_tace.preprocessing.cox_table` output (``factor, level, reference,
         HR_uni, HR_lower_uni, HR_upper_uni, p_uni, ..._multi``) or generic columns
         ``factor, level, hr, lower, upper`` and optional ``p`` (``level`` and
         ``reference`` optional). Rows whose HR is NaN (a factor left out of the

@@ -1,0 +1,8 @@
+"""The paper's five survival models, each a scikit-survival estimator."""
+
+from .clinical_cox import ClinicalCox  # noqa: F401
+from .cnn_cox import CNNCox  # noqa: F401
+from .deep import CTSurvival, FusionSurvival  # noqa: F401
+from .radiomics_cox import RadiomicsCox  # noqa: F401
+
+__all__ = ["FusionSurvival", "CTSurvival", "CNNCox", "RadiomicsCox", "ClinicalCox"]
