@@ -126,6 +126,7 @@ def load_manifest(
     --------
     >>> import tempfile
     >>> folder = tempfile.mkdtemp()
+    >>> from sksurv_tace.datasets import make_tace_cohort
     >>> X, y = make_tace_cohort(10, path=folder, with_images=False, random_state=0)
     >>> X2, y2 = load_manifest(folder + "/manifest.csv")
     >>> X2.equals(X), bool((y2 == y).all())
