@@ -11,6 +11,9 @@ mid-rank algorithm of Sun & Xu 2014, IEEE Signal Process Lett 21:1389–1393).
 from __future__ import annotations
 
 import numpy as np
+from scipy import stats
+from sksurv.nonparametric import kaplan_meier_estimator
+from tqdm.auto import tqdm
 
 from sksurv_tace._validation import check_survival_target, describe_rows, row_labels
 
@@ -71,6 +74,44 @@ def check_times(
     return arr
 
 
+def check_n_bootstrap(n_bootstrap: int) -> int:
+    """The number of bootstrap resamples, an integer ``>= 2``."""
+    if not isinstance(n_bootstrap, int | np.integer) or n_bootstrap < 2:
+        raise ValueError(f"n_bootstrap must be an integer >= 2; got {n_bootstrap!r}")
+    return int(n_bootstrap)
+
+
+def z_value(confidence_level: float) -> float:
+    """Two-sided normal quantile of a confidence level in ``(0, 1)`` (1.96 for 0.95)."""
+    if not 0 < confidence_level < 1:
+        raise ValueError(f"confidence_level must be in (0, 1); got {confidence_level}")
+    return float(stats.norm.ppf(0.5 + confidence_level / 2))
+
+
+# --------------------------------------------------------------------------- bootstrap helpers
+def percentile_interval(rep: np.ndarray, confidence_level: float) -> tuple[float, float]:
+    """Percentile interval of the finite bootstrap replicates (NaN, NaN when there are none)."""
+    alpha = (1 - confidence_level) / 2
+    finite = rep[np.isfinite(rep)]
+    if finite.size == 0:
+        return float("nan"), float("nan")
+    lo, hi = np.quantile(finite, [alpha, 1 - alpha])
+    return float(lo), float(hi)
+
+
+def progress_bar(it, progress: bool | None, desc: str):
+    """``tqdm`` over ``it``; ``progress=None`` shows it only on a terminal."""
+    return tqdm(it, desc=desc, disable=None if progress is None else not progress, leave=False)
+
+
+def nan_on_value_error(fn, *args, **kwargs) -> float:
+    """``float(fn(*args, **kwargs))``, NaN when it raises ``ValueError`` (a degenerate resample)."""
+    try:
+        return float(fn(*args, **kwargs))
+    except ValueError:  # a resample without case/control/comparable pair
+        return float("nan")
+
+
 # --------------------------------------------------------------------------- Kaplan–Meier
 def censoring_km(time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Kaplan–Meier estimate of the censoring survival ``G``: ``(unique times, G(t))``.
@@ -92,13 +133,14 @@ def step_at(x: np.ndarray, y: np.ndarray, t, *, left: bool = False, before: floa
 
 
 def km_survival(time: np.ndarray, event: np.ndarray, t: float) -> float:
-    """Kaplan–Meier survival at ``t`` (last value carried forward beyond the last time)."""
+    """Kaplan–Meier survival at ``t`` (last value carried forward beyond the last time).
+
+    :func:`sksurv.nonparametric.kaplan_meier_estimator` evaluated as a right-continuous
+    step function; NaN for an empty sample.
+    """
     if len(time) == 0:
         return float("nan")
-    uniq, inverse = np.unique(time, return_inverse=True)
-    n_at_risk = len(time) - np.concatenate([[0], np.cumsum(np.bincount(inverse))[:-1]])
-    n_ev = np.bincount(inverse, weights=event.astype(float), minlength=len(uniq))
-    surv = np.cumprod(1.0 - n_ev / n_at_risk)
+    uniq, surv = kaplan_meier_estimator(np.asarray(event, dtype=bool), np.asarray(time, dtype=float))
     return float(step_at(uniq, surv, t))
 
 
@@ -148,6 +190,23 @@ def harrell_bootstrap(
             num = np.einsum("bi,bi->b", w @ score2, w) / 2.0
             with np.errstate(invalid="ignore", divide="ignore"):
                 out[k, start : start + chunk] = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+    return out
+
+
+def harrell_replicates(event, time, risks, idx: np.ndarray, progress: bool | None) -> np.ndarray:
+    """Harrell's C of the resamples ``idx`` for each risk vector, shape ``(len(risks), n_bootstrap)``.
+
+    Up to 4,000 patients by the matrix products of :func:`harrell_bootstrap`, beyond by a
+    loop of :func:`harrell_fast` (NaN for a resample without a comparable pair).
+    """
+    n = len(time)
+    if n <= 4000:
+        counts = bootstrap_counts(idx, n)
+        return harrell_bootstrap(event, time, risks, counts)
+    out = np.empty((len(risks), len(idx)))
+    for b, i in enumerate(progress_bar(idx, progress, "Harrell's C bootstrap")):
+        for k, r in enumerate(risks):
+            out[k, b] = nan_on_value_error(lambda e, t, s: harrell_fast(e, t, s)[0], event[i], time[i], r[i])
     return out
 
 
@@ -275,29 +334,26 @@ def timeroc_iid(time: np.ndarray, event: np.ndarray, marker: np.ndarray, t: floa
     return auc, iid
 
 
+def timeroc_iid_matrix(time: np.ndarray, event: np.ndarray, risk: np.ndarray, times) -> tuple[np.ndarray, np.ndarray]:
+    """AUCs at ``times`` and their iid representations, shapes ``(len(times),)`` and ``(n, len(times))``.
+
+    The censoring iid term :func:`km_censoring_iid` is computed once for all horizons.
+    """
+    order = np.argsort(time, kind="stable")
+    km_iid = km_censoring_iid(time[order], event[order])
+    out = [timeroc_iid(time, event, risk, t, km_iid=km_iid) for t in times]
+    return np.array([a for a, _ in out]), np.column_stack([i for _, i in out])
+
+
 # --------------------------------------------------------------------------- DeLong
-def _midrank(x: np.ndarray) -> np.ndarray:
-    order = np.argsort(x, kind="mergesort")
-    xs = x[order]
-    n = len(x)
-    # mid-ranks of tied runs (vectorised run detection)
-    starts = np.flatnonzero(np.concatenate([[True], xs[1:] != xs[:-1]]))
-    ends = np.concatenate([starts[1:], [n]])
-    mid = (starts + ends - 1) / 2.0 + 1.0
-    ranks_sorted = np.repeat(mid, ends - starts)
-    out = np.empty(n)
-    out[order] = ranks_sorted
-    return out
-
-
 def delong_auc_cov(scores: np.ndarray, label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """AUCs and DeLong covariance of ``k`` scores (rows of ``scores``) for a binary ``label``."""
     pos, neg = scores[:, label], scores[:, ~label]
     m, n = pos.shape[1], neg.shape[1]
     k = scores.shape[0]
-    tx = np.array([_midrank(r) for r in pos])
-    ty = np.array([_midrank(r) for r in neg])
-    tz = np.array([_midrank(r) for r in np.hstack([pos, neg])])
+    tx = stats.rankdata(pos, method="average", axis=1)  # mid-ranks (Sun & Xu 2014)
+    ty = stats.rankdata(neg, method="average", axis=1)
+    tz = stats.rankdata(np.hstack([pos, neg]), method="average", axis=1)
     aucs = tz[:, :m].sum(axis=1) / m / n - (m + 1.0) / (2.0 * n)
     v01 = (tz[:, :m] - tx) / n
     v10 = 1.0 - (tz[:, m:] - ty) / m

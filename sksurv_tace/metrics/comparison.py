@@ -10,14 +10,7 @@ import pandas as pd
 from scipy import stats
 
 from sksurv_tace.metrics import _core as core
-from sksurv_tace.metrics.discrimination import (
-    _check_n_bootstrap,
-    _harrell_replicates,
-    _iid_matrix,
-    _percentile,
-    _z,
-    harrell_c,
-)
+from sksurv_tace.metrics.discrimination import harrell_c
 
 __all__ = ["Comparison", "compare_c_index", "compare_td_auc", "compare_models", "pairwise_td_auc_tests"]
 
@@ -100,18 +93,18 @@ def compare_c_index(
     event, time = core.check_target(y)
     a = core.check_risk(risk_a, len(time), name="risk_a")
     b = core.check_risk(risk_b, len(time), name="risk_b")
-    n_bootstrap = _check_n_bootstrap(n_bootstrap)
-    z = _z(confidence_level)
+    n_bootstrap = core.check_n_bootstrap(n_bootstrap)
+    z = core.z_value(confidence_level)
     if method not in ("bootstrap", "ttest"):
         raise ValueError(f"method must be 'bootstrap' or 'ttest'; got {method!r}")
     ca, cb = harrell_c(y, a), harrell_c(y, b)
     idx = core.bootstrap_indices(len(time), n_bootstrap, random_state)
-    rep = _harrell_replicates(event, time, [a, b], idx, progress)
+    rep = core.harrell_replicates(event, time, [a, b], idx, progress)
     diff = ca - cb
     if method == "bootstrap":
         d = rep[0] - rep[1]
         se = float(np.nanstd(d, ddof=1))
-        lo, hi = _percentile(d, confidence_level)
+        lo, hi = core.percentile_interval(d, confidence_level)
         stat = diff / se if se > 0 else (0.0 if diff == 0 else np.inf)
         p = float(2 * stats.norm.sf(abs(stat)))
         return Comparison(ca, cb, diff, lo, hi, se, float(stat), p, "paired bootstrap")
@@ -162,11 +155,11 @@ def compare_td_auc(
     event, time = core.check_target(y)
     a = core.check_risk(risk_a, len(time), name="risk_a")
     b = core.check_risk(risk_b, len(time), name="risk_b")
-    z = _z(confidence_level)
+    z = core.z_value(confidence_level)
     if method == "iid":
         core.check_times(horizon, time, event, strict_case=True)
-        aa, ia = _iid_matrix(time, event, a, [float(horizon)])
-        ab, ib = _iid_matrix(time, event, b, [float(horizon)])
+        aa, ia = core.timeroc_iid_matrix(time, event, a, [float(horizon)])
+        ab, ib = core.timeroc_iid_matrix(time, event, b, [float(horizon)])
         ea, eb = float(aa[0]), float(ab[0])
         se = float((ia[:, 0] - ib[:, 0]).std(ddof=1) / np.sqrt(len(time)))
     elif method == "delong":

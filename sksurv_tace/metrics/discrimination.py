@@ -9,10 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from sksurv import metrics as sk_metrics
 from sksurv.nonparametric import CensoringDistributionEstimator
-from tqdm.auto import tqdm
 
 from sksurv_tace.metrics import _core as core
 
@@ -48,27 +46,6 @@ class ConfidenceInterval:
     method: str
     confidence_level: float = 0.95
     replicates: np.ndarray | None = field(default=None, repr=False, compare=False)
-
-
-def _z(confidence_level: float) -> float:
-    if not 0 < confidence_level < 1:
-        raise ValueError(f"confidence_level must be in (0, 1); got {confidence_level}")
-    return float(stats.norm.ppf(0.5 + confidence_level / 2))
-
-
-def _percentile(rep: np.ndarray, confidence_level: float) -> tuple[float, float]:
-    alpha = (1 - confidence_level) / 2
-    finite = rep[np.isfinite(rep)]
-    if finite.size == 0:
-        return float("nan"), float("nan")
-    lo, hi = np.quantile(finite, [alpha, 1 - alpha])
-    return float(lo), float(hi)
-
-
-def _check_n_bootstrap(n_bootstrap: int) -> int:
-    if not isinstance(n_bootstrap, int | np.integer) or n_bootstrap < 2:
-        raise ValueError(f"n_bootstrap must be an integer >= 2; got {n_bootstrap!r}")
-    return int(n_bootstrap)
 
 
 # --------------------------------------------------------------------------- discrimination
@@ -323,44 +300,24 @@ def c_index_ci(
     """
     event, time = core.check_target(y)
     risk = core.check_risk(risk, len(time))
-    n_bootstrap = _check_n_bootstrap(n_bootstrap)
-    _z(confidence_level)
+    n_bootstrap = core.check_n_bootstrap(n_bootstrap)
+    core.z_value(confidence_level)
     idx = core.bootstrap_indices(len(time), n_bootstrap, random_state)
     if method == "harrell":
         estimate = harrell_c(y, risk)
-        rep = _harrell_replicates(event, time, [risk], idx, progress)[0]
+        rep = core.harrell_replicates(event, time, [risk], idx, progress)[0]
     elif method == "uno":
         estimate = uno_c(y, risk, y_train=y_train, tau=tau)
         rep = np.array(
-            [_safe(uno_c, y[i], risk[i], y_train=y_train, tau=tau) for i in _bar(idx, progress, "Uno's C bootstrap")]
+            [
+                core.nan_on_value_error(uno_c, y[i], risk[i], y_train=y_train, tau=tau)
+                for i in core.progress_bar(idx, progress, "Uno's C bootstrap")
+            ]
         )
     else:
         raise ValueError(f"method must be 'harrell' or 'uno'; got {method!r}")
-    lo, hi = _percentile(rep, confidence_level)
+    lo, hi = core.percentile_interval(rep, confidence_level)
     return ConfidenceInterval(estimate, lo, hi, float(np.nanstd(rep, ddof=1)), "bootstrap", confidence_level, rep)
-
-
-def _bar(it, progress, desc):
-    return tqdm(it, desc=desc, disable=None if progress is None else not progress, leave=False)
-
-
-def _safe(fn, *args, **kwargs) -> float:
-    try:
-        return float(fn(*args, **kwargs))
-    except ValueError:  # a resample without case/control/comparable pair
-        return float("nan")
-
-
-def _harrell_replicates(event, time, risks, idx, progress) -> np.ndarray:
-    n = len(time)
-    if n <= 4000:
-        counts = core.bootstrap_counts(idx, n)
-        return core.harrell_bootstrap(event, time, risks, counts)
-    out = np.empty((len(risks), len(idx)))
-    for b, i in enumerate(_bar(idx, progress, "Harrell's C bootstrap")):
-        for k, r in enumerate(risks):
-            out[k, b] = _safe(lambda e, t, s: core.harrell_fast(e, t, s)[0], event[i], time[i], r[i])
-    return out
 
 
 def td_auc_ci(
@@ -412,20 +369,22 @@ def td_auc_ci(
     event, time = core.check_target(y)
     times = core.check_times(times, time, event, name="times", strict_case=y_train is None)
     risk = core.check_risk(risk, len(time))
-    z = _z(confidence_level)
+    z = core.z_value(confidence_level)
     if method == "iid":
         if y_train is not None:
             raise ValueError("method='iid' is timeROC's variance for evaluation-sample censoring; pass y_train=None")
-        auc, iid = _iid_matrix(time, event, risk, times)
+        auc, iid = core.timeroc_iid_matrix(time, event, risk, times)
         se = iid.std(axis=0, ddof=1) / np.sqrt(len(time))
         lower, upper = np.clip(auc - z * se, 0, 1), np.clip(auc + z * se, 0, 1)
     elif method == "bootstrap":
-        n_bootstrap = _check_n_bootstrap(n_bootstrap)
+        n_bootstrap = core.check_n_bootstrap(n_bootstrap)
         auc = td_auc(y, risk, times, y_train=y_train)
         idx = core.bootstrap_indices(len(time), n_bootstrap, random_state)
-        rep = np.array([_auc_or_nan(y[i], risk[i], times, y_train) for i in _bar(idx, progress, "TD AUC bootstrap")])
+        rep = np.array(
+            [_auc_or_nan(y[i], risk[i], times, y_train) for i in core.progress_bar(idx, progress, "TD AUC bootstrap")]
+        )
         se = np.nanstd(rep, axis=0, ddof=1)
-        bounds = np.array([_percentile(rep[:, k], confidence_level) for k in range(len(times))])
+        bounds = np.array([core.percentile_interval(rep[:, k], confidence_level) for k in range(len(times))])
         lower, upper = bounds[:, 0], bounds[:, 1]
     else:
         raise ValueError(f"method must be 'iid' or 'bootstrap'; got {method!r}")
@@ -437,10 +396,3 @@ def _auc_or_nan(y, risk, times, y_train) -> np.ndarray:
         return td_auc(y, risk, times, y_train=y_train)
     except ValueError:
         return np.full(len(times), np.nan)
-
-
-def _iid_matrix(time, event, risk, times):
-    order = np.argsort(time, kind="stable")
-    km_iid = core.km_censoring_iid(time[order], event[order])
-    out = [core.timeroc_iid(time, event, risk, t, km_iid=km_iid) for t in times]
-    return np.array([a for a, _ in out]), np.column_stack([i for _, i in out])
