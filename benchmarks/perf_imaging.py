@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 
-from sksurv_tace.preprocessing import imaging
+from sksurv_tace import _patients
 from sksurv_tace.preprocessing.imaging import CTPreprocessor
 
 
@@ -89,11 +89,11 @@ def main(argv=None) -> None:
 
             def fill(cache=cache, base=base):
                 shutil.rmtree(cache, ignore_errors=True)
-                imaging._HASH_MEMO.clear()
+                _patients._HASH_MEMO.clear()
                 CTPreprocessor(memory=cache, **base).transform(X)
 
             def hit_new_process(cache=cache, base=base):
-                imaging._HASH_MEMO.clear()
+                _patients._HASH_MEMO.clear()
                 CTPreprocessor(memory=cache, **base).transform(X)
 
             cases = [

@@ -10,16 +10,14 @@ neighbours, a square crop with a peritumoural margin, liver window).
 
 from __future__ import annotations
 
-import hashlib
 import os
 from numbers import Integral, Real
 
 import numpy as np
-from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import HasMethods, Interval
-from sklearn.utils.validation import check_memory
 
+from sksurv_tace._patients import map_patients
 from sksurv_tace._validation import check_clinical_columns, check_path, check_same_geometry, row_labels
 
 __all__ = ["read_image", "CTPreprocessor"]
@@ -85,35 +83,6 @@ def read_image(path):
     except RuntimeError as exc:
         message = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise ValueError(f"image {path!r} cannot be read by SimpleITK ({message})") from None
-
-
-# --------------------------------------------------------------------------- content hashing (cache keys)
-
-_HASH_MEMO: dict[tuple, str] = {}
-
-
-def _file_sha1(path: str) -> str:
-    stat = os.stat(path)
-    key = (os.path.realpath(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
-    if key not in _HASH_MEMO:
-        digest = hashlib.sha1(usedforsecurity=False)
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        _HASH_MEMO[key] = digest.hexdigest()
-    return _HASH_MEMO[key]
-
-
-def _content_sha1(path: str) -> str:
-    """SHA-1 of a file's bytes, or of a folder's files (names and bytes, sorted), memoised on (path, size, mtime)."""
-    if not os.path.isdir(path):
-        return _file_sha1(path)
-    digest = hashlib.sha1(usedforsecurity=False)
-    for name in sorted(os.listdir(path)):
-        full = os.path.join(path, name)
-        if os.path.isfile(full):
-            digest.update(name.encode() + b"\0" + _file_sha1(full).encode())
-    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------- per-patient work
@@ -242,8 +211,9 @@ def _load_pair(ct_path: str, mask_path: str, label: str, image_column: str, mask
     return ct, tumour, image.GetSpacing()[:2]
 
 
-def _preprocess_files(ct_path: str, mask_path: str, label: str, columns: tuple[str, str], params: dict):
-    ct, tumour, spacing = _load_pair(ct_path, mask_path, label, *columns, params["mask_label"])
+def _preprocess_patient(paths: tuple[str, str], label: str, columns: tuple[str, str], params: dict):
+    """One patient's ``(roi, roi_mask)``: the per-patient function of :func:`~sksurv_tace._patients.map_patients`."""
+    ct, tumour, spacing = _load_pair(*paths, label, *columns, params["mask_label"])
     roi, roi_mask, _ = _roi_from_arrays(
         ct,
         tumour,
@@ -256,52 +226,6 @@ def _preprocess_files(ct_path: str, mask_path: str, label: str, columns: tuple[s
         largest_component=params["largest_component"],
     )
     return roi, roi_mask
-
-
-def _preprocess_cached(
-    ct_path: str,
-    mask_path: str,
-    label: str,
-    columns: tuple[str, str],
-    ct_sha1: str,
-    mask_sha1: str,
-    params: dict,
-    version: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Cached entry point: joblib.Memory keys it on the content hashes, parameters and version only."""
-    return _preprocess_files(ct_path, mask_path, label, columns, params)
-
-
-def _cached_function(memory):
-    return memory.cache(_preprocess_cached, ignore=["ct_path", "mask_path", "label", "columns"])
-
-
-def _process_row(ct_path, mask_path, label: str, columns: tuple[str, str], params: dict):
-    """One patient's ``(roi, roi_mask)``, without cache."""
-    ct_path = check_path(ct_path, label, columns[0])
-    mask_path = check_path(mask_path, label, columns[1])
-    return _preprocess_files(ct_path, mask_path, label, columns, params)
-
-
-def _cache_key(ct_path, mask_path, label: str, columns: tuple[str, str], params: dict) -> tuple:
-    """The arguments of the cached function for one patient (paths checked, files hashed)."""
-    ct_path = check_path(ct_path, label, columns[0])
-    mask_path = check_path(mask_path, label, columns[1])
-    return (
-        ct_path,
-        mask_path,
-        label,
-        columns,
-        _content_sha1(ct_path),
-        _content_sha1(mask_path),
-        params,
-        _CACHE_VERSION,
-    )
-
-
-def _process_row_cached(memory, args: tuple):
-    """One patient's ``(roi, roi_mask)``, computed and stored in ``memory``."""
-    return _cached_function(memory)(*args)
 
 
 # --------------------------------------------------------------------------- the transformer
@@ -493,9 +417,7 @@ class CTPreprocessor(TransformerMixin, BaseEstimator):
         masks : ndarray of bool, shape (n_samples, image_size, image_size)
             Only when ``return_mask=True``.
         """
-        from tqdm.auto import tqdm
-
-        labels = self._check_input(X)
+        self._check_input(X)
         columns = (self.image_column, self.mask_column)
         params = {
             "window_level": float(self.window_level),
@@ -506,29 +428,9 @@ class CTPreprocessor(TransformerMixin, BaseEstimator):
             "mask_label": None if self.mask_label is None else int(self.mask_label),
             "largest_component": bool(self.largest_component),
         }
-        memory = check_memory(os.fspath(self.memory) if isinstance(self.memory, os.PathLike) else self.memory)
-        rows = list(zip(X[self.image_column], X[self.mask_column], labels, strict=True))
-        results = [None] * len(rows)
-        with tqdm(total=len(rows), disable=not self.progress, desc="CT ROIs", unit="patient") as bar:
-            if memory.location is None:
-                todo = list(range(len(rows)))
-                tasks = [delayed(_process_row)(*row, columns, params) for row in rows]
-            else:  # cache hits are loaded here; only misses go to the workers
-                cached = _cached_function(memory)
-                keys = [_cache_key(*row, columns, params) for row in rows]
-                todo = []
-                for i, key in enumerate(keys):
-                    if cached.check_call_in_cache(*key):
-                        results[i] = cached(*key)
-                        bar.update()
-                    else:
-                        todo.append(i)
-                tasks = [delayed(_process_row_cached)(memory, keys[i]) for i in todo]
-            if tasks:
-                computed = Parallel(n_jobs=self.n_jobs, return_as="generator")(tasks)
-                for i, result in zip(todo, computed, strict=True):
-                    results[i] = result
-                    bar.update()
+        params["version"] = _CACHE_VERSION
+        results = map_patients(_preprocess_patient, X, columns, params, memory=self.memory, n_jobs=self.n_jobs,
+                               progress=self.progress, desc="CT ROIs")  # fmt: skip
         size, channels = params["image_size"], 2 * params["n_neighbors"] + 1
         images = np.empty((len(results), channels, size, size), dtype=np.float32)
         masks = np.empty((len(results), size, size), dtype=bool)

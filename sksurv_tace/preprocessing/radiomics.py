@@ -22,17 +22,15 @@ The image files must be readable from the workers (shared file system).
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import os
 import threading
 
 import numpy as np
 import pandas as pd
-from joblib import Memory, Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from sksurv_tace._patients import map_patients
 from sksurv_tace._validation import check_clinical_columns, check_image_paths, row_labels
 
 __all__ = ["RadiomicsExtractor", "DEFAULT_CT_SETTINGS"]
@@ -65,60 +63,27 @@ def _make_extractor(params: dict):
         return RadiomicsFeatureExtractor(copy.deepcopy(params))
 
 
-def _file_digest(path: str, label: str, column: str) -> str:
-    """SHA-256 of a file, or of every file of a DICOM folder in name order."""
-    if not isinstance(path, str | os.PathLike):
-        raise ValueError(f"{label}: no {column!r} path given (value {path!r})")
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise ValueError(f"{label}: {column} file {path!r} does not exist")
-    digest = hashlib.sha256()
-    files = [os.path.join(path, f) for f in sorted(os.listdir(path))] if os.path.isdir(path) else [path]
-    for name in files:
-        if os.path.isdir(name):
-            continue
-        with open(name, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
-
-
-def _extract_one(image_path, mask_path, params, label, image_column, mask_column, include_diagnostics):
-    """Extract the features of one patient (run in a joblib worker)."""
+def _extract_patient(paths: tuple[str, str], label: str, columns: tuple[str, str], params: dict) -> dict:
+    """One patient's features: the per-patient function of :func:`~sksurv_tace._patients.map_patients`."""
     import radiomics
 
     radiomics.setVerbosity(40)
-    frame = pd.DataFrame({image_column: [image_path], mask_column: [mask_path]})
+    image_column, mask_column = columns
+    frame = pd.DataFrame({image_column: [paths[0]], mask_column: [paths[1]]})
     check_image_paths(frame, image_column=image_column, mask_column=mask_column, labels=[label])
-    extractor = _make_extractor(params)
+    extractor = _make_extractor(params["pyradiomics"])
     try:
-        result = extractor.execute(os.fspath(image_path), os.fspath(mask_path))
+        result = extractor.execute(*paths)
     except (ValueError, RuntimeError, AssertionError) as exc:
         raise ValueError(f"{label}: pyradiomics could not extract features ({exc})") from None
     features = {}
     for name, value in result.items():
         if name.startswith("diagnostics_"):
-            if include_diagnostics:
+            if params["include_diagnostics"]:
                 features[name] = value
             continue
         features[name] = float(np.asarray(value))
     return features
-
-
-def _extract_cached(
-    image_digest,
-    mask_digest,
-    params_key,
-    image_path,
-    mask_path,
-    params,
-    label,
-    image_column,
-    mask_column,
-    include_diagnostics,
-):
-    """Cache entry point: the key is the files' digests and the parameters, not the paths."""
-    return _extract_one(image_path, mask_path, params, label, image_column, mask_column, include_diagnostics)
 
 
 class RadiomicsExtractor(TransformerMixin, BaseEstimator):
@@ -238,49 +203,15 @@ class RadiomicsExtractor(TransformerMixin, BaseEstimator):
             raise ValueError(f"invalid pyradiomics parameters {params}: {exc}") from None
         return params
 
-    def _memory(self):
-        if self.memory is None or isinstance(self.memory, Memory):
-            return self.memory if self.memory is not None else Memory(None, verbose=0)
-        if isinstance(self.memory, str | os.PathLike):
-            return Memory(os.fspath(self.memory), verbose=0)
-        raise ValueError(f"memory must be None, a path or a joblib.Memory; got {type(self.memory).__name__}")
-
     def _extract(self, X: pd.DataFrame, params: dict) -> list[dict]:
         check_clinical_columns(X, [self.image_column, self.mask_column])
-        labels = row_labels(X)
-        memory = self._memory()
         import radiomics
 
-        # the key: the parameters and the pyradiomics version (a new version may compute other values)
-        key = json.dumps({"params": params, "pyradiomics": radiomics.__version__}, sort_keys=True, default=str)
-        cached = memory.cache(
-            _extract_cached, ignore=["image_path", "mask_path", "params", "label", "image_column", "mask_column"]
-        )
-        tasks = []
-        for label, image_path, mask_path in zip(labels, X[self.image_column], X[self.mask_column], strict=True):
-            image_digest = _file_digest(image_path, label, self.image_column)
-            mask_digest = _file_digest(mask_path, label, self.mask_column)
-            tasks.append(
-                delayed(cached)(
-                    image_digest,
-                    mask_digest,
-                    key,
-                    os.fspath(image_path),
-                    os.fspath(mask_path),
-                    params,
-                    label,
-                    self.image_column,
-                    self.mask_column,
-                    self.include_diagnostics,
-                )
-            )
-        parallel = Parallel(n_jobs=self.n_jobs, return_as="generator")
-        results = parallel(tasks)
-        if self.progress:
-            from tqdm.auto import tqdm
-
-            results = tqdm(results, total=len(tasks), desc="radiomics", unit="patient")
-        return list(results)
+        # part of the cache key: a new pyradiomics version may compute other values
+        key = {"pyradiomics": params, "version": radiomics.__version__, "include_diagnostics": self.include_diagnostics}
+        columns = (self.image_column, self.mask_column)
+        return map_patients(_extract_patient, X, columns, key, memory=self.memory, n_jobs=self.n_jobs,
+                            progress=self.progress, desc="radiomics")  # fmt: skip
 
     def _to_frame(self, rows: list[dict], X: pd.DataFrame) -> pd.DataFrame:
         names = list(rows[0]) if rows else []
