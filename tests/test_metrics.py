@@ -540,3 +540,31 @@ def test_results_are_frames_with_expected_columns():
     assert list(groups.summary.columns) == ["group", "n", "events", "median", "median_lower", "median_upper"]
     assert groups.summary["n"].sum() == 60
     assert isinstance(M.decision_curve(y, 1 / (1 + np.exp(-risk)), t), pd.DataFrame)
+
+
+# ------------------------------------------------------------------------------------------ undefined tests
+
+
+def test_undefined_comparison_is_nan_with_a_warning_never_zero():
+    # one case at the horizon, perfectly separated: DeLong's variance is 0 (issue 13, item 1)
+    y = Surv.from_arrays([1, 0, 0, 0, 0, 0], [1.0, 2, 3, 4, 5, 6])
+    with pytest.warns(RuntimeWarning, match="standard error"):
+        res = M.compare_td_auc(y, [6, 5, 4, 3, 2, 1.0], [1, 2, 3, 4, 5, 6.0], 1.5, method="delong")
+    assert res.difference == pytest.approx(1.0) and np.isnan(res.p_value)
+
+
+def test_identical_scores_give_p_one():
+    rng = np.random.default_rng(0)
+    time = rng.exponential(10, 60)
+    y = Surv.from_arrays(rng.random(60) < 0.7, time)
+    risk = rng.normal(size=60)
+    assert M.compare_td_auc(y, risk, risk, 8.0, method="delong").p_value == 1.0
+
+
+def test_fdr_leaves_undefined_p_values_out():
+    from sksurv_tace.metrics import _core
+
+    adjusted = _core.fdr_bh([0.01, np.nan, 0.04])
+    assert np.isnan(adjusted[1])
+    # BH over the two finite p-values: min(0.01 * 2 / 1, 0.04 * 2 / 2) = 0.02, then 0.04
+    np.testing.assert_allclose(adjusted[[0, 2]], [0.02, 0.04])

@@ -10,6 +10,8 @@ mid-rank algorithm of Sun & Xu 2014, IEEE Signal Process Lett 21:1389–1393).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy import stats
 from sksurv.nonparametric import kaplan_meier_estimator
@@ -97,6 +99,37 @@ def percentile_interval(rep: np.ndarray, confidence_level: float) -> tuple[float
         return float("nan"), float("nan")
     lo, hi = np.quantile(finite, [alpha, 1 - alpha])
     return float(lo), float(hi)
+
+
+def two_sided_p(difference: float, std_error: float, what: str) -> tuple[float, float]:
+    """``(z, p)`` of a Wald test of ``difference``; NaN with a warning when the standard error is undefined.
+
+    A standard error that is NaN, or zero while the difference is not (one case or one control,
+    perfect separation), leaves the test undefined: ``p = NaN`` and a :class:`RuntimeWarning`
+    naming ``what``, never ``p = 0``. Identical scores (difference and standard error both 0) give ``p = 1``.
+    """
+    if difference == 0 and std_error == 0:
+        return 0.0, 1.0
+    if not np.isfinite(std_error) or std_error <= 0 or not np.isfinite(difference):
+        warnings.warn(
+            f"{what}: the standard error of the difference is {std_error:g}, so the test is undefined "
+            "(too few cases or controls, or perfect separation); p-value is NaN",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return float("nan"), float("nan")
+    statistic = difference / std_error
+    return float(statistic), float(2 * stats.norm.sf(abs(statistic)))
+
+
+def fdr_bh(p_values) -> np.ndarray:
+    """Benjamini–Hochberg adjusted p-values over the finite entries; NaN (undefined tests) stay NaN."""
+    p_values = np.asarray(p_values, dtype=float)
+    adjusted = np.full_like(p_values, np.nan)
+    finite = np.isfinite(p_values)
+    if finite.any():
+        adjusted[finite] = stats.false_discovery_control(p_values[finite], method="bh")
+    return adjusted
 
 
 def progress_bar(it, progress: bool | None, desc: str):

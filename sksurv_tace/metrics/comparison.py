@@ -105,9 +105,8 @@ def compare_c_index(
         d = rep[0] - rep[1]
         se = float(np.nanstd(d, ddof=1))
         lo, hi = core.percentile_interval(d, confidence_level)
-        stat = diff / se if se > 0 else (0.0 if diff == 0 else np.inf)
-        p = float(2 * stats.norm.sf(abs(stat)))
-        return Comparison(ca, cb, diff, lo, hi, se, float(stat), p, "paired bootstrap")
+        stat, p = core.two_sided_p(diff, se, "compare_c_index")
+        return Comparison(ca, cb, diff, lo, hi, se, stat, p, "paired bootstrap")
     n = len(time)
     se_a, se_b = np.nanstd(rep[0], ddof=1), np.nanstd(rep[1], ddof=1)
     res = stats.ttest_ind_from_stats(ca, se_a * np.sqrt(n), n, cb, se_b * np.sqrt(n), n, equal_var=False)
@@ -174,9 +173,8 @@ def compare_td_auc(
     else:
         raise ValueError(f"method must be 'iid' or 'delong'; got {method!r}")
     diff = ea - eb
-    stat = diff / se if se > 0 else (0.0 if diff == 0 else np.inf)
-    p = float(2 * stats.norm.sf(abs(stat)))
-    return Comparison(ea, eb, diff, diff - z * se, diff + z * se, se, float(stat), p, method)
+    stat, p = core.two_sided_p(diff, se, f"compare_td_auc(method={method!r})")
+    return Comparison(ea, eb, diff, diff - z * se, diff + z * se, se, stat, p, method)
 
 
 def compare_models(
@@ -266,7 +264,7 @@ def compare_models(
                  upper=res.upper, p_value=res.p_value)
         )  # fmt: skip
     table = pd.DataFrame(rows)
-    table["p_fdr"] = stats.false_discovery_control(table["p_value"].to_numpy(), method="bh")
+    table["p_fdr"] = core.fdr_bh(table["p_value"].to_numpy())
     return table
 
 
@@ -328,7 +326,7 @@ def pairwise_td_auc_tests(
         auc.setdefault(names[i], res.estimate_a)
         auc.setdefault(names[j], res.estimate_b)
     if adjust == "fdr_bh":
-        p = stats.false_discovery_control(p, method="bh")
+        p = core.fdr_bh(p)
     matrix = np.full((k, k), np.nan)
     matrix[rows, cols] = p
     matrix[cols, rows] = p
