@@ -568,3 +568,13 @@ def test_fdr_leaves_undefined_p_values_out():
     assert np.isnan(adjusted[1])
     # BH over the two finite p-values: min(0.01 * 2 / 1, 0.04 * 2 / 2) = 0.02, then 0.04
     np.testing.assert_allclose(adjusted[[0, 2]], [0.02, 0.04])
+
+
+def test_harrell_c_without_comparable_pair_raises_at_every_size():
+    # issue 13, item 6: NaN below 5,000 patients and an error above; now one error
+    for n in (3, 5001):
+        time = np.arange(1.0, n + 1)
+        event = np.zeros(n, dtype=bool)
+        event[-1] = True  # the only death is the last time: no comparable pair
+        with pytest.raises(ValueError, match="no comparable pairs"):
+            M.harrell_c(Surv.from_arrays(event, time), np.arange(n, dtype=float))

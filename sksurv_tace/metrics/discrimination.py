@@ -86,7 +86,11 @@ def harrell_c(y, risk, *, tied_tol: float = 1e-8) -> float:
     risk = core.check_risk(risk, len(time))
     if len(time) > _FAST_HARRELL_MIN_N:
         return float(core.harrell_fast(event, time, risk, tied_tol)[0])
-    return float(sk_metrics.concordance_index_censored(event, time, risk, tied_tol=tied_tol)[0])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c = float(sk_metrics.concordance_index_censored(event, time, risk, tied_tol=tied_tol)[0])
+    if np.isnan(c):  # the same error as the sort-based path above 5,000 patients
+        raise ValueError("no comparable pairs: Harrell's C is undefined (every event is at or after the last time)")
+    return c
 
 
 def uno_c(y, risk, *, y_train=None, tau: float | None = None, tied_tol: float = 1e-8) -> float:
