@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -578,3 +579,18 @@ def test_harrell_c_without_comparable_pair_raises_at_every_size():
         event[-1] = True  # the only death is the last time: no comparable pair
         with pytest.raises(ValueError, match="no comparable pairs"):
             M.harrell_c(Surv.from_arrays(event, time), np.arange(n, dtype=float))
+
+
+def test_ibs_scorer_keeps_its_grid_inside_the_model_follow_up():
+    # issue 13, item 4: on whas500 the first fold's 90% quantile lies past the training follow-up -> NaN before
+    from sklearn.model_selection import cross_val_score
+    from sksurv.datasets import load_whas500
+
+    from sksurv_tace import ClinicalCox
+
+    X, y = load_whas500()
+    X = X[["age", "bmi", "hr", "gender"]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        scores = cross_val_score(ClinicalCox(), X, y, cv=3, scoring=M.make_survival_scorer("ibs"), error_score="raise")
+    assert np.isfinite(scores).all() and (scores < 0).all() and (scores > -0.25).all()

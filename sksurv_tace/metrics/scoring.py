@@ -91,7 +91,7 @@ def integrated_brier(y, survival, times, *, y_train=None) -> float:
     return float(sk_metrics.integrated_brier_score(train, y, surv, times))
 
 
-def _survival_matrix(estimator, X, times: np.ndarray) -> np.ndarray:
+def _survival_functions(estimator, X):
     if not hasattr(estimator, "predict_survival_function"):
         raise ValueError(
             f"{type(estimator).__name__} has no predict_survival_function: the Brier score and the integrated "
@@ -106,7 +106,29 @@ def _survival_matrix(estimator, X, times: np.ndarray) -> np.ndarray:
         ) from exc
     if isinstance(fns, np.ndarray) and fns.dtype != object:
         raise ValueError("predict_survival_function must return step functions (sksurv style), not an array")
-    return np.vstack([fn(times) for fn in fns])
+    return fns
+
+
+def _survival_matrix(estimator, X, times: np.ndarray) -> np.ndarray:
+    return np.vstack([fn(times) for fn in _survival_functions(estimator, X)])
+
+
+def _default_ibs_times(fns, time: np.ndarray) -> np.ndarray:
+    """20 quantiles (10-90%) of the fold's times, kept inside every predicted function's domain.
+
+    A model predicts survival only up to its own follow-up (its step functions' domain); a fold's
+    later times would make every score NaN inside ``cross_val_score``.
+    """
+    times = np.unique(np.quantile(time, np.linspace(0.1, 0.9, 20)))
+    domains = np.array([getattr(fn, "domain", (-np.inf, np.inf)) for fn in fns], dtype=float)
+    low, high = domains[:, 0].max(), domains[:, 1].min()
+    kept = times[(times >= low) & (times <= high)]
+    if kept.size == 0:
+        raise ValueError(
+            f"no time of the evaluation fold's 10-90% range lies inside the model's follow-up [{low:g}, {high:g}]: "
+            "pass times= to make_survival_scorer('ibs', times=...)"
+        )
+    return kept
 
 
 class _SurvivalScorer:
@@ -132,11 +154,9 @@ class _SurvivalScorer:
         if self.metric == "brier":
             surv = _survival_matrix(estimator, X, np.array([float(self.horizon)]))[:, 0]
             return -brier_at(y, surv, self.horizon)
-        times = self.times
-        if times is None:
-            times = np.unique(np.quantile(time, np.linspace(0.1, 0.9, 20)))
-        times = np.asarray(times, dtype=float)
-        return -integrated_brier(y, _survival_matrix(estimator, X, times), times)
+        fns = _survival_functions(estimator, X)
+        times = _default_ibs_times(fns, time) if self.times is None else np.asarray(self.times, dtype=float)
+        return -integrated_brier(y, np.vstack([fn(times) for fn in fns]), times)
 
 
 def make_survival_scorer(metric: str, *, horizon: float | None = None, times=None) -> _SurvivalScorer:
@@ -147,7 +167,7 @@ def make_survival_scorer(metric: str, *, horizon: float | None = None, times=Non
     ``"uno_c"`` (Uno, truncated at ``horizon`` if given), ``"td_auc"`` (timeROC AUC at
     ``horizon``) use ``estimator.predict`` as a risk score (higher = higher risk);
     ``"brier"`` (at ``horizon``) and ``"ibs"`` (over ``times``, default 20 quantiles 10–90%
-    of the fold's times) are negated and need ``predict_survival_function`` returning
+    of the fold's times, kept inside the model's follow-up) are negated and need ``predict_survival_function`` returning
     scikit-survival step functions. Works with scikit-survival estimators, pipelines and
     the package's models. A horizon beyond a fold's follow-up, or without an event before
     it, raises ``ValueError`` (``GridSearchCV`` then records ``error_score``): choose a
