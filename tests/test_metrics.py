@@ -594,3 +594,18 @@ def test_ibs_scorer_keeps_its_grid_inside_the_model_follow_up():
         warnings.simplefilter("ignore", UserWarning)
         scores = cross_val_score(ClinicalCox(), X, y, cv=3, scoring=M.make_survival_scorer("ibs"), error_score="raise")
     assert np.isfinite(scores).all() and (scores < 0).all() and (scores > -0.25).all()
+
+
+@pytest.mark.parametrize("call", ["uno_c", "td_auc", "delong"])
+def test_text_horizon_is_a_clear_value_error(call):
+    # issue 13, item 9: a string horizon crashed inside numpy (UFuncTypeError) or was silently converted
+    rng = np.random.default_rng(0)
+    time = rng.exponential(10, 50)
+    y, risk = Surv.from_arrays(rng.random(50) < 0.7, time), rng.normal(size=50)
+    calls = {
+        "uno_c": lambda: M.uno_c(y, risk, tau="8"),
+        "td_auc": lambda: M.td_auc(y, risk, "8"),
+        "delong": lambda: M.compare_td_auc(y, risk, -risk, "8", method="delong"),
+    }
+    with pytest.raises(ValueError, match="not text"):
+        calls[call]()

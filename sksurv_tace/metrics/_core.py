@@ -55,7 +55,13 @@ def check_times(
 
     ``strict_case`` makes a case ``T < t`` (timeROC) instead of ``T <= t``.
     """
-    arr = np.atleast_1d(np.asarray(times, dtype=np.float64))
+    values = np.atleast_1d(np.asarray(times, dtype=object))
+    if any(isinstance(v, str | bytes | bool | np.bool_) for v in values.ravel()):
+        raise ValueError(f"{name} must be a number or a sequence of numbers, not text or booleans; got {times!r}")
+    try:
+        arr = np.atleast_1d(np.asarray(times, dtype=np.float64))
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number or a sequence of numbers; got {times!r}") from None
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"{name} must be a number or a non-empty 1-D sequence of numbers; got {times!r}")
     if not np.isfinite(arr).all():

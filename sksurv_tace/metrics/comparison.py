@@ -162,7 +162,7 @@ def compare_td_auc(
         ea, eb = float(aa[0]), float(ab[0])
         se = float((ia[:, 0] - ib[:, 0]).std(ddof=1) / np.sqrt(len(time)))
     elif method == "delong":
-        core.check_times(horizon, time, event)
+        horizon = float(core.check_times(horizon, time, event)[0])
         known = (event & (time <= horizon)) | (time > horizon)
         label = (time <= horizon)[known]
         if label.all() or not label.any():

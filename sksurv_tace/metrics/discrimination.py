@@ -130,7 +130,7 @@ def uno_c(y, risk, *, y_train=None, tau: float | None = None, tied_tol: float = 
     train = y if y_train is None else y_train
     core.check_target(train, name="y_train")
     if tau is not None:
-        core.check_times(tau, time, event, name="tau", strict_case=True)
+        tau = float(core.check_times(tau, time, event, name="tau", strict_case=True)[0])
     return float(sk_metrics.concordance_index_ipcw(train, y, risk, tau=tau, tied_tol=tied_tol)[0])
 
 
