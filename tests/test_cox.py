@@ -307,3 +307,21 @@ def test_clinical_cox_bad_input(cohort):
         ClinicalCox(ties="breslow").fit(X, y)
     with pytest.raises(ValueError, match="censored"):
         ClinicalCox().fit(X, Surv.from_arrays(np.zeros(len(X), bool), y["time"]))
+
+
+def test_numbers_stored_as_text_and_dates_are_refused(tmp_path):
+    # issue 13, item 3: text `age` became 67 dummies, a datetime entered as nanoseconds
+    from sksurv_tace.datasets import make_tace_cohort
+
+    X, _ = make_tace_cohort(120, path=tmp_path, with_images=False, random_state=0)
+    with pytest.raises(ValueError, match="'age' holds numbers stored as text"):
+        ClinicalPreprocessor().fit(X.assign(age=X["age"].astype(str)))
+    stray = X.assign(age=X["age"].astype(object))
+    stray.loc[stray.index[3], "age"] = "unknown"
+    with pytest.raises(ValueError, match=f"not a number at patient {stray['patient_id'].iloc[3]}"):
+        ClinicalPreprocessor().fit(stray)
+    with pytest.raises(ValueError, match="dates or durations"):
+        ClinicalPreprocessor().fit(X.assign(enrolled=pd.Timestamp("2014-01-01")))
+    # declared categorical, the same column is accepted as levels
+    prep = ClinicalPreprocessor(columns=["age"], categorical=["age"]).fit(X.assign(age=X["age"].astype(str)))
+    assert len(prep.get_feature_names_out()) == X["age"].nunique() - 1

@@ -55,6 +55,32 @@ def clinical_columns(X: pd.DataFrame, *, columns=None, image_columns=()) -> list
     return [c for c in X.columns if c not in excluded]
 
 
+def _check_column_types(X: pd.DataFrame, columns, forced) -> None:
+    """Refuse dates and numbers stored as text, which would otherwise enter as nanoseconds or one dummy per value."""
+    labels = row_labels(X)
+    for column in columns:
+        series = X[column]
+        if pd.api.types.is_datetime64_any_dtype(series) or pd.api.types.is_timedelta64_dtype(series):
+            raise ValueError(
+                f"column {column!r} holds dates or durations ({series.dtype}); convert it to a number first "
+                "(e.g. days since diagnosis) or leave it out with columns=[...]"
+            )
+        text = pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)
+        if column in forced or not text or isinstance(series.dtype, pd.CategoricalDtype):
+            continue
+        present = series.dropna()
+        numbers = pd.to_numeric(present.astype(str), errors="coerce")
+        levels = present.astype(str).unique()
+        if len(levels) <= 10 or numbers.notna().mean() < 0.9:
+            continue  # a categorical factor (few levels, or mostly words)
+        bad = series.notna().to_numpy() & pd.to_numeric(series.astype(str), errors="coerce").isna().to_numpy()
+        where = f"; not a number at {describe_rows(labels, bad)}" if bad.any() else ""
+        raise ValueError(
+            f"column {column!r} holds numbers stored as text ({len(levels)} distinct values){where}: convert it with "
+            f"pd.to_numeric, or declare it categorical=[{column!r}] if each value is a level"
+        )
+
+
 class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
     """Mixed clinical table -> float design matrix with reference-coded dummies.
 
@@ -163,6 +189,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         self.n_features_in_ = X.shape[1]
         self.columns_ = columns
         self.categorical_columns_ = [c for c in columns if c in forced or _is_categorical(X[c])]
+        _check_column_types(X, columns, forced)
         self.numeric_columns_ = [c for c in columns if c not in self.categorical_columns_]
         bad = [c for c in log_cols if c in self.categorical_columns_]
         if bad:
