@@ -42,6 +42,7 @@ from sklearn.model_selection import train_test_split
 
 from sksurv_tace import metrics
 from sksurv_tace.datasets.synthetic import make_tace_cohort
+from sksurv_tace.models.clinical_branch import ClinicalBranch
 from sksurv_tace.models.clinical_cox import ClinicalCox
 from sksurv_tace.models.cnn_cox import CNNCox
 from sksurv_tace.models.deep import CTSurvival, FusionSurvival
@@ -52,35 +53,24 @@ ROI_TABLE: dict = {}  # patient_id -> (uint8 ROI (3, H, W), bool mask (H, W)) fo
 
 
 class PrecomputedROIs(TransformerMixin, BaseEstimator):
-    """Look-up of ROIs computed beforehand by ``CTPreprocessor`` (8-bit), keyed by ``patient_id``."""
+    """The deep models' ``image_preprocessor`` for ``--rois``: ROIs computed beforehand by ``CTPreprocessor``
+    (8-bit), looked up in :data:`ROI_TABLE` by ``patient_id``."""
 
-    def __init__(self, table=None):
-        self.table = table
+    def __init__(self, image_column="ct", mask_column="mask"):
+        self.image_column = image_column
+        self.mask_column = mask_column
 
     def fit(self, X, y=None):
         return self
 
     def transform(self, X, return_mask=False):
-        pairs = [self.table[pid] for pid in X["patient_id"]]
+        pairs = [ROI_TABLE[pid] for pid in X["patient_id"]]
         images = np.stack([p[0] for p in pairs]).astype(np.float32) / 255.0
         masks = np.stack([p[1] for p in pairs])
         return (images, masks) if return_mask else images
 
     def transform_masks(self, X):
         return self.transform(X, return_mask=True)[1]
-
-
-class _Precomputed:
-    def _make_image_preprocessor(self):
-        return PrecomputedROIs(ROI_TABLE)
-
-
-class PrecomputedFusionSurvival(_Precomputed, FusionSurvival):
-    """FusionSurvival reading ROIs from :data:`ROI_TABLE`."""
-
-
-class PrecomputedCTSurvival(_Precomputed, CTSurvival):
-    """CTSurvival reading ROIs from :data:`ROI_TABLE`."""
 
 
 def export_rois(args, path):
@@ -112,25 +102,24 @@ def load_rois(path):
 
 
 def _nets(args, seed, cache):
-    fusion_cls, ct_cls = (
-        (PrecomputedFusionSurvival, PrecomputedCTSurvival) if ROI_TABLE else (FusionSurvival, CTSurvival)
-    )
+    if ROI_TABLE:
+        image = PrecomputedROIs()
+    else:
+        image = CTPreprocessor(image_size=args.image_size, memory=cache, n_jobs=args.n_jobs)
     common = dict(
+        image_preprocessor=image,
         backbone=args.backbone,
-        image_size=args.image_size,
         max_epochs=args.max_epochs,
         batch_size=args.batch_size,
         lr=args.lr,
         weight_decay=1e-4,
         early_stopping="loss",
         patience=args.patience,
-        memory=cache,
-        n_jobs=args.n_jobs,
         device=args.device,
         random_state=seed,
         verbose=args.verbose,
     )
-    return fusion_cls(log_transform=["afp"], **common), ct_cls(**common)
+    return FusionSurvival(clinical=ClinicalBranch(log_transform=["afp"]), **common), CTSurvival(**common)
 
 
 def _row(model, split, y_val, risk, oracle_c):
@@ -180,12 +169,12 @@ def run(args) -> dict:
             {
                 "split": split,
                 "fit_seconds": {k: round(v, 1) for k, v in timings.items()},
-                "epochs": {"FusionSurvival": len(fusion.history), "CTSurvival": len(ct.history)},
+                "epochs": {"FusionSurvival": len(fusion.history_), "CTSurvival": len(ct.history_)},
                 "best_epoch": {
-                    name: int(np.argmin(model.history[:, "valid_loss"])) + 1
+                    name: int(np.argmin(model.history_[:, "valid_loss"])) + 1
                     for name, model in (("FusionSurvival", fusion), ("CTSurvival", ct))
                 },
-                "fusion_clinical_features": fusion.clinical_features_,
+                "fusion_clinical_features": fusion.clinical_.selected_features_,
                 "cnncox_features": cnncox.features_,
                 "cnncox_cnn_hr": cnncox.summary_.loc["cnn_survival", ["HR", "HR_lower", "HR_upper", "p"]].to_dict(),
                 "train_c_index": {
@@ -236,8 +225,8 @@ def pickle_check(args, folder) -> dict:
 
     bundle = module.load_rois(args.rois)
     X, y = bundle["X"].iloc[:96], bundle["y"][:96]
-    model = module.PrecomputedCTSurvival(
-        image_size=args.image_size,
+    model = CTSurvival(
+        image_preprocessor=module.PrecomputedROIs(),
         max_epochs=3,
         batch_size=32,
         early_stopping="loss",
@@ -246,7 +235,7 @@ def pickle_check(args, folder) -> dict:
         random_state=0,
         device=args.device,
     ).fit(X, y)
-    print(f"trained on {next(model.module_.parameters()).device}", flush=True)
+    print(f"trained on {next(model.net_.module_.parameters()).device}", flush=True)
     risk = model.predict(bundle["X"])
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, "ct_cuda.pkl"), "wb") as fh:

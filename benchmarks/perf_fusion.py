@@ -35,8 +35,8 @@ import torch
 from skorch.helper import SliceDict
 
 from sksurv_tace.datasets.synthetic import make_tace_cohort
-from sksurv_tace.models.deep import CTSurvival
-from sksurv_tace.models.nn import discrete_time_nll, encode_survival
+from sksurv_tace.models._net import SurvivalNet, training_callbacks
+from sksurv_tace.models.nn import DEFAULT_CUTS, ImageOnlyNet, discrete_time_nll, encode_survival
 from sksurv_tace.preprocessing.imaging import CTPreprocessor
 
 
@@ -56,19 +56,29 @@ def _sync(device):
 
 
 def _skorch_net(backbone, batch_size, device, *, amp, realistic):
-    extra = {} if realistic else dict(augment=False, gradient_clip=None, lr_schedule=None)
-    net = CTSurvival(
-        backbone=backbone,
+    """The skorch net CTSurvival owns (``net_``), built as ``CTSurvival.fit`` builds it."""
+    callbacks = []
+    if realistic:
+        callbacks = training_callbacks(
+            cuts=np.asarray(DEFAULT_CUTS, dtype=float), horizon=1095.0, early_stopping=None, patience=10,
+            gradient_clip=1.0, lr_schedule="cosine", max_epochs=1, progress=False,
+        )  # fmt: skip
+    net = SurvivalNet(
+        ImageOnlyNet,
+        module__backbone=backbone,
+        augment=realistic,
+        amp=amp,
+        optimizer=torch.optim.AdamW,
+        optimizer__weight_decay=1e-4,
         batch_size=batch_size,
         max_epochs=1,
+        train_split=None,
+        callbacks=callbacks,
         verbose=0,
         device=device,
-        amp=amp,
         iterator_train__shuffle=False,
         iterator_train__drop_last=False,
-        **extra,
     )
-    net.cuts_ = np.asarray(net.cuts, dtype=float)
     return net.initialize()
 
 

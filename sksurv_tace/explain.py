@@ -15,15 +15,15 @@ import torch
 __all__ = ["grad_cam", "plot_grad_cam", "default_layer"]
 
 
-def _image_net(estimator):
-    """The fitted skorch image model behind ``estimator`` (itself, or ``cnn_`` of CNNCox)."""
-    net = getattr(estimator, "cnn_", estimator)
-    if not (hasattr(net, "module_") and hasattr(net, "prepare_inputs")):
+def _image_model(estimator):
+    """The fitted deep image model behind ``estimator`` (itself, or ``cnn_`` of CNNCox)."""
+    model = getattr(estimator, "cnn_", estimator)
+    if not (hasattr(model, "net_") and hasattr(model, "prepare_inputs")):
         raise ValueError(
             f"{type(estimator).__name__} is not a fitted image model: "
             "pass a fitted FusionSurvival, CTSurvival or CNNCox"
         )
-    return net
+    return model
 
 
 def default_layer(encoder, image_size: int):
@@ -74,7 +74,9 @@ def grad_cam(estimator, X, *, target="risk", layer=None, relu=True, batch_size=N
     >>> from sksurv_tace.datasets import make_tace_cohort
     >>> from sksurv_tace.models.deep import CTSurvival
     >>> X, y = make_tace_cohort(8, path=tempfile.mkdtemp(), image_shape=(8, 48, 48), random_state=0)
-    >>> model = CTSurvival(image_size=32, max_epochs=1, verbose=0, random_state=0).fit(X, y)
+    >>> from sksurv_tace.preprocessing import CTPreprocessor
+    >>> model = CTSurvival(image_preprocessor=CTPreprocessor(image_size=32), max_epochs=1, verbose=0,
+    ...                    random_state=0).fit(X, y)
     >>> grad_cam(model, X.iloc[:2]).shape
     (2, 32, 32)
     """
@@ -82,27 +84,29 @@ def grad_cam(estimator, X, *, target="risk", layer=None, relu=True, batch_size=N
 
     if target not in ("risk", "cumulative_hazard"):
         raise ValueError(f"target must be 'risk' or 'cumulative_hazard'; got {target!r}")
-    net = _image_net(estimator)
-    cuts = np.asarray(net.cuts_)
-    n_intervals = int(np.searchsorted(cuts, float(net.horizon), side="right") - 1)
+    from sksurv_tace.models.nn import log_survival_from_logits
+
+    model = _image_model(estimator)
+    cuts = np.asarray(model.cuts_)
+    n_intervals = int(np.searchsorted(cuts, float(model.horizon), side="right") - 1)
     if n_intervals < 1:
-        raise ValueError(f"horizon {net.horizon} is before the first interval end {cuts[1]:g}: S(horizon) = 1")
-    module = net.module_
-    inputs = net.prepare_inputs(X)
+        raise ValueError(f"horizon {model.horizon} is before the first interval end {cuts[1]:g}: S(horizon) = 1")
+    module = model.net_.module_
+    inputs = model.prepare_inputs(X)
     layer = layer if layer is not None else default_layer(module.encoder, inputs["image"].shape[-1])
-    device = net.device
+    device = model.net_.device
     has_clinical = "clinical" in inputs
 
     def forward(image, clinical=None):
         logits = module(image, clinical) if has_clinical else module(image)
-        log_s = torch.nn.functional.logsigmoid(logits.float()[:, :n_intervals]).sum(dim=1)
+        log_s = log_survival_from_logits(logits.float())[:, n_intervals - 1]
         return -log_s if target == "cumulative_hazard" else -torch.expm1(log_s)
 
     was_training = module.training
     module.eval()
     cam = LayerGradCam(forward, layer)
     size = inputs["image"].shape[-2:]
-    step = int(batch_size or net.batch_size or len(X))
+    step = int(batch_size or model.batch_size or len(X))
     maps = []
     try:
         for start in range(0, len(X), step):
@@ -162,20 +166,22 @@ def plot_grad_cam(
     >>> from sksurv_tace.datasets import make_tace_cohort
     >>> from sksurv_tace.models.deep import CTSurvival
     >>> X, y = make_tace_cohort(8, path=tempfile.mkdtemp(), image_shape=(8, 48, 48), random_state=0)
-    >>> model = CTSurvival(image_size=32, max_epochs=1, verbose=0, random_state=0).fit(X, y)
+    >>> from sksurv_tace.preprocessing import CTPreprocessor
+    >>> model = CTSurvival(image_preprocessor=CTPreprocessor(image_size=32), max_epochs=1, verbose=0,
+    ...                    random_state=0).fit(X, y)
     >>> fig = plot_grad_cam(model, X.iloc[:3])
     >>> len(fig.axes)
     3
     """
     from matplotlib.figure import Figure
 
-    net = _image_net(estimator)
+    model = _image_model(estimator)
     if heatmaps is None:
         heatmaps = grad_cam(estimator, X, target=target)
     heatmaps = np.asarray(heatmaps, dtype=np.float64)
     if heatmaps.shape[0] != len(X):
         raise ValueError(f"heatmaps has {heatmaps.shape[0]} maps for {len(X)} patients")
-    images, masks = net.image_preprocessor_.transform(X, return_mask=True)
+    images, masks = model.image_preprocessor_.transform(X, return_mask=True)
     centre = images.shape[1] // 2
     if titles is None:
         ids = X["patient_id"].astype(str).tolist() if "patient_id" in X.columns else [str(i) for i in X.index]

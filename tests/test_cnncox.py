@@ -11,8 +11,9 @@ from sklearn.base import clone
 
 from sksurv_tace.models.cnn_cox import CNNCox
 from sksurv_tace.models.deep import CTSurvival
+from sksurv_tace.preprocessing.imaging import CTPreprocessor
 
-TINY = dict(image_size=32, max_epochs=2, batch_size=8, verbose=0, random_state=0)
+TINY = dict(image_preprocessor=CTPreprocessor(image_size=32), max_epochs=2, batch_size=8, verbose=0, random_state=0)
 COLUMNS = ["mvi", "albi_grade", "age"]
 
 

@@ -18,12 +18,14 @@ from sklearn.utils import estimator_checks
 from sksurv.metrics import concordance_index_censored
 from sksurv.util import Surv
 
+from sksurv_tace.models.clinical_branch import ClinicalBranch
 from sksurv_tace.models.clinical_cox import ClinicalCox
 from sksurv_tace.models.cnn_cox import CNNCox
 from sksurv_tace.models.deep import CTSurvival, FusionSurvival
 from sksurv_tace.models.radiomics_cox import RadiomicsCox
 from sksurv_tace.preprocessing.clinical import ClinicalPreprocessor
 from sksurv_tace.preprocessing.cox_screen import CoxFeatureSelector
+from sksurv_tace.preprocessing.imaging import CTPreprocessor
 from sksurv_tace.preprocessing.radiomics import RadiomicsExtractor
 
 # -------------------------------------------------------------------------------------------------------------
@@ -57,7 +59,9 @@ def _design(folder):
 DATASETS = {"clinical": _clinical, "design": _design, "features": _features, "images": _images}
 
 _CACHE = {}  # a radiomics cache shared by the image entries, set by the `load` fixture
-_TINY_NET = dict(image_size=32, max_epochs=1, batch_size=8, verbose=0, random_state=0)
+_TINY_NET = dict(
+    image_preprocessor=CTPreprocessor(image_size=32), max_epochs=1, batch_size=8, verbose=0, random_state=0
+)
 
 
 def _cached_extractor():
@@ -74,27 +78,16 @@ ESTIMATORS = [
     ("RadiomicsExtractor", _cached_extractor, "images"),
     ("RadiomicsCox", lambda: RadiomicsCox(cv=3, n_alphas=20, random_state=0), "features"),
     ("RadiomicsCox+extractor", lambda: RadiomicsCox(extractor=_cached_extractor(), cv=3, random_state=0), "images"),
-    ("FusionSurvival", lambda: FusionSurvival(p_univariate=0.2, p_multivariable=0.2, **_TINY_NET), "images"),
+    ("ClinicalBranch", lambda: ClinicalBranch(p_univariate=0.2, p_multivariable=0.2), "clinical"),
+    ("CTPreprocessor", lambda: CTPreprocessor(image_size=32), "images"),
+    (
+        "FusionSurvival",
+        lambda: FusionSurvival(clinical=ClinicalBranch(p_univariate=0.2, p_multivariable=0.2), **_TINY_NET),
+        "images",
+    ),
     ("CTSurvival", lambda: CTSurvival(**_TINY_NET), "images"),
     ("CNNCox", lambda: CNNCox(CTSurvival(**_TINY_NET), p_univariate=0.2, p_multivariable=0.2), "images"),
 ]
-
-# skorch's NeuralNet deviates from scikit-learn's rules in ways our subclasses inherit (a plain
-# skorch.NeuralNet fails the same checks). strict=True: if skorch changes, these start passing and fail here.
-_SKORCH = ("FusionSurvival", "CTSurvival")
-KNOWN_DEVIATIONS = {
-    "check_no_attributes_set_in_init": "skorch's NeuralNet.__init__ sets history_, initialized_ and virtual_params_",
-    "check_set_params": "skorch's get_params exposes its private _params_to_validate set, which set_params then uses",
-    "check_do_not_raise_errors_in_init_or_set_params": "skorch builds callbacks inside set_params(callbacks=...)",
-    "test_fit_returns_self_and_keeps_params": "after fit, skorch's get_params returns its live callbacks (the LR "
-    "scheduler holds optimizer state joblib.hash cannot hash) and a clone keeps history_/initialized_",
-}
-
-
-def _expect_deviation(request, name, check):
-    if name in _SKORCH and check in KNOWN_DEVIATIONS:
-        request.applymarker(pytest.mark.xfail(reason=KNOWN_DEVIATIONS[check], strict=True))
-
 
 Y_FREE_CHECKS = [
     "check_no_attributes_set_in_init",
@@ -139,8 +132,7 @@ def _fit(estimator, X, y):
 
 @pytest.mark.parametrize("check", Y_FREE_CHECKS)
 @pytest.mark.parametrize("name, factory, data", ESTIMATORS, ids=_ids(ESTIMATORS))
-def test_sklearn_checks_without_y(name, factory, data, check, request):
-    _expect_deviation(request, name, check)
+def test_sklearn_checks_without_y(name, factory, data, check):
     function = getattr(estimator_checks, check, None)
     if function is None:
         pytest.skip(f"{check} is not in this scikit-learn version")
@@ -148,8 +140,7 @@ def test_sklearn_checks_without_y(name, factory, data, check, request):
 
 
 @pytest.mark.parametrize("name, factory, data", ESTIMATORS, ids=_ids(ESTIMATORS))
-def test_fit_returns_self_and_keeps_params(name, factory, data, load, request):
-    _expect_deviation(request, name, "test_fit_returns_self_and_keeps_params")
+def test_fit_returns_self_and_keeps_params(name, factory, data, load):
     X, y = load(data)
     estimator = factory()
     before = joblib.hash(estimator.get_params())
@@ -182,8 +173,12 @@ def test_transform_and_pickle(name, factory, data, load):
     X, y = load(data)
     transformer = _fit(factory(), X, y)
     out = transformer.transform(X)
+    restored = pickle.loads(pickle.dumps(transformer))
+    if isinstance(transformer, CTPreprocessor):  # image tensors, one (channels, H, W) stack per patient
+        assert isinstance(out, np.ndarray) and out.dtype == np.float32 and out.shape[:2] == (len(X), 3)
+        np.testing.assert_array_equal(restored.transform(X), out)
+        return
     assert isinstance(out, pd.DataFrame) and len(out) == len(X)
     assert list(out.columns) == list(transformer.get_feature_names_out())
     assert (out.dtypes == np.float64).all()
-    restored = pickle.loads(pickle.dumps(transformer))
     pd.testing.assert_frame_equal(restored.transform(X), out)

@@ -10,10 +10,13 @@ import torch
 from matplotlib.figure import Figure
 
 from sksurv_tace.explain import grad_cam, plot_grad_cam
+from sksurv_tace.models.clinical_branch import ClinicalBranch
 from sksurv_tace.models.deep import CTSurvival, FusionSurvival
+from sksurv_tace.preprocessing.imaging import CTPreprocessor
 
 TINY = dict(
-    image_size=64,  # layer4 of ResNet-18 is 2 x 2 at 64 px: grad_cam's default is layer3 (4 x 4)
+    # layer4 of ResNet-18 is 2 x 2 at 64 px: grad_cam's default is layer3 (4 x 4)
+    image_preprocessor=CTPreprocessor(image_size=64),
     max_epochs=1,
     batch_size=8,
     verbose=0,
@@ -36,7 +39,7 @@ def ct_model(cohort):
 def _reference_grad_cam(model, X, target, layer="layer3"):
     """Grad-CAM by hand: activations A and gradients dT/dA of a layer, w_k = mean_ij dT/dA_kij, relu(sum_k w_k A_k)."""
     inputs = model.prepare_inputs(X)
-    module = model.module_.eval()
+    module = model.net_.module_.eval()
     store = {}
     handle = getattr(module.encoder.backbone, layer).register_forward_hook(lambda m, i, o: store.update(a=o))
     try:
@@ -56,9 +59,9 @@ def _reference_grad_cam(model, X, target, layer="layer3"):
 @pytest.mark.parametrize("target", ["risk", "cumulative_hazard"])
 def test_grad_cam_matches_direct_computation(ct_model, cohort, target):
     X, _ = cohort
-    ct_model.module_.train()
+    ct_model.net_.module_.train()
     maps = grad_cam(ct_model, X.iloc[:5], target=target, batch_size=2)
-    assert ct_model.module_.training  # the module's mode is restored
+    assert ct_model.net_.module_.training  # the module's mode is restored
     assert maps.shape == (5, 64, 64) and maps.dtype == np.float32
     assert np.all(maps >= 0) and np.isfinite(maps).all()
     np.testing.assert_allclose(maps, _reference_grad_cam(ct_model, X.iloc[:5], target), rtol=1e-4, atol=1e-8)
@@ -66,13 +69,13 @@ def test_grad_cam_matches_direct_computation(ct_model, cohort, target):
 
 def test_grad_cam_of_a_chosen_layer(ct_model, cohort):
     X, _ = cohort
-    maps = grad_cam(ct_model, X.iloc[:3], layer=ct_model.module_.encoder.last_block)
+    maps = grad_cam(ct_model, X.iloc[:3], layer=ct_model.net_.module_.encoder.last_block)
     np.testing.assert_allclose(maps, _reference_grad_cam(ct_model, X.iloc[:3], "risk", "layer4"), rtol=1e-4, atol=1e-8)
 
 
 def test_grad_cam_for_fusion_model(cohort):
     X, y = cohort
-    model = FusionSurvival(**TINY, select_clinical=False, clinical_columns=["mvi", "age"]).fit(X, y)
+    model = FusionSurvival(**TINY, clinical=ClinicalBranch(select=False, columns=["mvi", "age"])).fit(X, y)
     maps = grad_cam(model, X.iloc[:3])
     np.testing.assert_allclose(maps, _reference_grad_cam(model, X.iloc[:3], "risk"), rtol=1e-4, atol=1e-8)
     signed = grad_cam(model, X.iloc[:3], relu=False)

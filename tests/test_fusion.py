@@ -19,11 +19,15 @@ from sksurv.metrics import concordance_index_censored
 from sksurv.util import Surv
 
 from sksurv_tace._survival import survival_at_times
-from sksurv_tace.models.deep import CTSurvival, EventStratifiedSplit, FusionSurvival
+from sksurv_tace.models._net import EventStratifiedSplit, SurvivalNet
+from sksurv_tace.models.clinical_branch import ClinicalBranch
+from sksurv_tace.models.deep import CTSurvival, FusionSurvival
+from sksurv_tace.models.nn import ImageOnlyNet
 from sksurv_tace.preprocessing.clinical import ClinicalPreprocessor
 from sksurv_tace.preprocessing.cox_screen import CoxFeatureSelector
+from sksurv_tace.preprocessing.imaging import CTPreprocessor
 
-TINY = dict(image_size=32, max_epochs=2, batch_size=8, verbose=0, random_state=0)
+TINY = dict(image_preprocessor=CTPreprocessor(image_size=32), max_epochs=2, batch_size=8, verbose=0, random_state=0)
 SCREEN = dict(p_univariate=0.2, p_multivariable=0.2)
 
 
@@ -49,7 +53,7 @@ def cohort(small_cohort):
 
 @pytest.fixture(scope="module")
 def fusion(cohort):
-    return _fit(FusionSurvival(**TINY, **SCREEN), *cohort)
+    return _fit(FusionSurvival(**TINY, clinical=ClinicalBranch(**SCREEN)), *cohort)
 
 
 @pytest.fixture(scope="module")
@@ -116,20 +120,28 @@ def test_net_saved_for_cuda_loads_on_cpu(ct_model, cohort):
     X, _ = cohort
     risk = ct_model.predict(X)
     cuda_model = pickle.loads(pickle.dumps(ct_model))
-    cuda_model.set_params(device="cuda")  # as pickled by a CUDA machine
+    cuda_model.net_.device = "cuda"  # as pickled by a CUDA machine
     with pytest.warns(DeviceWarning):
         restored = pickle.loads(pickle.dumps(cuda_model))
-    assert str(restored.device) == "cpu"
+    assert str(restored.net_.device) == "cpu"
     # the LR scheduler inside callbacks_ references the optimizer: it must travel with the device-mapped state
-    assert "callbacks_" in ct_model.cuda_dependent_attributes_
+    assert "callbacks_" in ct_model.net_.cuda_dependent_attributes_
     np.testing.assert_array_equal(restored.predict(X), risk)
 
 
-def test_device_auto_is_kept_as_a_parameter(ct_model):
+def test_device_auto_is_kept_as_a_parameter(ct_model, cohort):
     assert ct_model.get_params(deep=False)["device"] == "auto"
-    assert ct_model.device == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert ct_model.net_.device == ("cuda" if torch.cuda.is_available() else "cpu")
     assert clone(ct_model).get_params(deep=False)["device"] == "auto"
-    assert next(ct_model.module_.parameters()).device.type == ct_model.device
+    assert next(ct_model.net_.module_.parameters()).device.type == ct_model.net_.device
+    with pytest.raises(ValueError, match="device"):
+        clone(ct_model).set_params(device="gpu0").fit(*cohort)
+
+
+def test_skorch_methods_are_not_public_on_the_estimators():
+    for model in (CTSurvival(), FusionSurvival()):
+        for name in ("partial_fit", "predict_proba", "initialize", "module_", "callbacks_"):
+            assert not hasattr(model, name)
 
 
 def test_clinical_branch_uses_cox_selected_training_factors(fusion, cohort):
@@ -139,17 +151,18 @@ def test_clinical_branch_uses_cox_selected_training_factors(fusion, cohort):
         warnings.simplefilter("ignore", UserWarning)
         design = ClinicalPreprocessor().fit_transform(clinical)
         expected = CoxFeatureSelector(**SCREEN).fit(design, y).selected_features_
-    assert fusion.clinical_features_ == expected
-    assert fusion.module_.clinical.net[0].in_features == len(expected)
-    assert fusion.module_.encoder.out_features == 512
+    assert fusion.clinical_.selected_features_ == expected
+    assert fusion.net_.module_.clinical.net[0].in_features == len(expected)
+    assert fusion.net_.module_.encoder.out_features == 512
 
 
-def test_selection_off_and_module_routing(cohort):
+def test_selection_off_and_hidden_widths(cohort):
     X, y = cohort
-    model = _fit(FusionSurvival(**{**TINY, "max_epochs": 1}, select_clinical=False, module__hidden=(8,)), X, y)
-    assert model.clinical_features_ == list(ClinicalPreprocessor().fit(X).get_feature_names_out())
-    assert model.module_.clinical.net[0].out_features == 8
-    assert model.get_params()["module__hidden"] == (8,)
+    model = FusionSurvival(**{**TINY, "max_epochs": 1}, clinical=ClinicalBranch(select=False), hidden=(8,))
+    model = _fit(model, X, y)
+    assert model.clinical_.selected_features_ == list(ClinicalPreprocessor().fit(X).get_feature_names_out())
+    assert model.net_.module_.clinical.net[0].out_features == 8
+    assert model.get_params()["hidden"] == (8,)
 
 
 def test_grid_search_with_td_auc_scorer(cohort):
@@ -158,26 +171,32 @@ def test_grid_search_with_td_auc_scorer(cohort):
     X, y = cohort
     # binary/numeric factors only: a 12-patient fold may miss a level of a 4-level factor (refused at predict)
     columns = ["age", "mvi", "albi_grade", "tumor_size"]
+    grid = {"image_preprocessor__margin_mm": [20, 50], "clinical__p_univariate": [0.05, 0.2]}
     search = GridSearchCV(
-        FusionSurvival(**{**TINY, "max_epochs": 1}, **SCREEN, clinical_columns=columns),
-        {"lr": [1e-3, 1e-2]},
+        FusionSurvival(**{**TINY, "max_epochs": 1}, clinical=ClinicalBranch(columns=columns, p_multivariable=0.2)),
+        grid,
         scoring=make_survival_scorer("td_auc", horizon=1095),
         cv=2,
         error_score="raise",
     )
     _fit(search, X, y)
+    assert len(search.cv_results_["params"]) == 4
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
-    assert search.best_params_["lr"] in (1e-3, 1e-2)
-    assert search.best_estimator_.predict(X).shape == (len(X),)
+    best = search.best_estimator_
+    assert best.image_preprocessor_.margin_mm == search.best_params_["image_preprocessor__margin_mm"]
+    assert best.clinical_.p_univariate == search.best_params_["clinical__p_univariate"]
+    assert best.predict(X).shape == (len(X),)
+    # the sub-estimators the user passed are cloned, never fitted in place
+    assert not hasattr(search.estimator.clinical, "selected_features_")
 
 
 def test_early_stopping_on_event_stratified_split(cohort):
     X, y = cohort
     model = _fit(CTSurvival(**{**TINY, "max_epochs": 3}, early_stopping="loss", patience=1, valid_fraction=0.25), X, y)
-    history = model.history
+    history = model.history_
     assert "valid_loss" in history[-1]
     assert len(history) <= 3
-    assert "early_stopping" in dict(model.callbacks_)
+    assert "early_stopping" in dict(model.net_.callbacks_)
 
 
 def test_event_stratified_split_keeps_event_share():
@@ -287,14 +306,14 @@ def test_fusion_without_clinical_columns_uses_the_image_alone(cohort):
     X, y = cohort
     with pytest.warns(UserWarning, match="no clinical feature"):
         model = FusionSurvival(**{**TINY, "max_epochs": 1}).fit(X[["patient_id", "ct", "mask"]], y)
-    assert model.clinical_features_ == [] and model.module_.clinical is None
+    assert model.clinical_.selected_features_ == [] and model.net_.module_.clinical is None
     assert np.isfinite(model.predict(X)).all()
 
 
 def test_params_are_tunable_and_untouched_by_fit(cohort):
     model = CTSurvival(**TINY, backbone="resnet34", dropout=0.3)
     params = model.get_params(deep=False)
-    assert params["backbone"] == "resnet34" and params["dropout"] == 0.3 and params["train_split"] is None
+    assert params["backbone"] == "resnet34" and params["dropout"] == 0.3 and "train_split" not in params
     assert isinstance(pd.Series(params), pd.Series)
     assert model.set_params(lr=0.05).lr == 0.05
 
@@ -302,7 +321,7 @@ def test_params_are_tunable_and_untouched_by_fit(cohort):
 def test_training_batches_are_shuffled_and_no_batch_of_one():
     from torch.utils.data import BatchSampler, RandomSampler, SequentialSampler
 
-    net = CTSurvival(batch_size=8)
+    net = SurvivalNet(ImageOnlyNet, batch_size=8)
     dataset = Dataset(np.arange(17, dtype=np.float32)[:, None], np.zeros((17, 2), np.float32))
     train = net.get_iterator(dataset, training=True)
     assert isinstance(train.sampler, BatchSampler) and isinstance(train.sampler.sampler, RandomSampler)
@@ -313,5 +332,6 @@ def test_training_batches_are_shuffled_and_no_batch_of_one():
     assert torch.cat(valid)[:, 0].tolist() == list(range(17))  # prediction order kept, last batch of one kept
     assert isinstance(net.get_iterator(dataset, training=False).sampler.sampler, SequentialSampler)
     assert not net.get_iterator(Dataset(np.zeros((18, 1)), np.zeros((18, 2))), training=True).sampler.drop_last
-    unshuffled = CTSurvival(batch_size=8, iterator_train__shuffle=False).get_iterator(dataset, training=True)
+    unshuffled = SurvivalNet(ImageOnlyNet, batch_size=8, iterator_train__shuffle=False)
+    unshuffled = unshuffled.get_iterator(dataset, training=True)
     assert isinstance(unshuffled.sampler.sampler, SequentialSampler)

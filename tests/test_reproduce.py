@@ -6,11 +6,13 @@ import pytest
 from sksurv.metrics import concordance_index_censored
 
 from sksurv_tace.datasets.synthetic import make_tace_cohort
+from sksurv_tace.models.clinical_branch import ClinicalBranch
 from sksurv_tace.models.clinical_cox import ClinicalCox
 from sksurv_tace.models.cnn_cox import CNNCox
 from sksurv_tace.models.deep import CTSurvival, FusionSurvival
 from sksurv_tace.models.radiomics_cox import RadiomicsCox
 from sksurv_tace.paper.protocol import MODEL_NAMES, reproduce
+from sksurv_tace.preprocessing.imaging import CTPreprocessor
 from sksurv_tace.preprocessing.radiomics import RadiomicsExtractor
 
 
@@ -76,14 +78,16 @@ def test_bad_input(tmp_path):
 def test_all_five_models_on_tiny_images(tmp_path):
     X, y, truth = make_tace_cohort(40, path=tmp_path / "c", image_shape=(8, 48, 48), spacing=(3.0, 3.0, 3.0),
                                    random_state=2, return_truth=True)  # fmt: skip
-    deep = dict(image_size=32, max_epochs=1, batch_size=16, verbose=0, random_state=0)
+    deep = dict(
+        image_preprocessor=CTPreprocessor(image_size=32), max_epochs=1, batch_size=16, verbose=0, random_state=0
+    )
     extractor = RadiomicsExtractor(feature_classes=["firstorder", "shape"], progress=False)
     models = {
         "ClinicalCox": ClinicalCox(p_univariate=0.5, p_multivariable=0.5),
         "RadiomicsCox": RadiomicsCox(extractor=extractor, cv=3, random_state=0),
         "CTSurvival": CTSurvival(**deep),
         "CNNCox": CNNCox(CTSurvival(**deep), select_clinical=False, clinical_columns=["mvi"], alpha=0.1),
-        "FusionSurvival": FusionSurvival(**deep, select_clinical=False),
+        "FusionSurvival": FusionSurvival(**deep, clinical=ClinicalBranch(select=False)),
     }
     result = reproduce(X, y, out=tmp_path / "o", models=models, n_bootstrap=50, truth=truth, log=lambda line: None)
     assert set(result.tables["table4"]["model"]) == set(MODEL_NAMES)

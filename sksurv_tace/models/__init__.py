@@ -1,8 +1,9 @@
-"""The paper's five survival models, each a scikit-survival estimator."""
+"""The paper's five survival models, each a scikit-survival estimator, and the clinical branch they share."""
 
+from .clinical_branch import ClinicalBranch  # noqa: F401
 from .clinical_cox import ClinicalCox  # noqa: F401
 from .cnn_cox import CNNCox  # noqa: F401
 from .deep import CTSurvival, FusionSurvival  # noqa: F401
 from .radiomics_cox import RadiomicsCox  # noqa: F401
 
-__all__ = ["FusionSurvival", "CTSurvival", "CNNCox", "RadiomicsCox", "ClinicalCox"]
+__all__ = ["FusionSurvival", "CTSurvival", "CNNCox", "RadiomicsCox", "ClinicalCox", "ClinicalBranch"]

@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
-from sksurv.base import SurvivalAnalysisMixin
 from sksurv.linear_model import CoxPHSurvivalAnalysis
 
-from sksurv_tace._survival import survival_at
 from sksurv_tace._validation import check_clinical_columns, check_survival_target, row_labels
-from sksurv_tace.preprocessing.clinical import ClinicalPreprocessor
-from sksurv_tace.preprocessing.cox_screen import CoxFeatureSelector, _check_ties
+from sksurv_tace.models._cox_base import _CoxBase
+from sksurv_tace.models.clinical_branch import ClinicalBranch
+from sksurv_tace.preprocessing.cox_screen import _check_ties
 
 __all__ = ["ClinicalCox"]
 
 
-class ClinicalCox(SurvivalAnalysisMixin, BaseEstimator):
+class ClinicalCox(_CoxBase):
     """The paper's clinical model: encode -> univariate/multivariable Cox screen -> Cox PH.
 
-    ``fit`` encodes the clinical columns (:class:`ClinicalPreprocessor`), selects factors with
-    :class:`CoxFeatureSelector` on the training data only, and fits scikit-survival's
+    ``fit`` runs the :class:`~sksurv_tace.models.ClinicalBranch` without scaling (encoding by
+    :class:`ClinicalPreprocessor`, factor selection by :class:`CoxFeatureSelector` on the training
+    data only) and fits scikit-survival's
     :class:`~sksurv.linear_model.CoxPHSurvivalAnalysis` on the selected columns.
 
     Parameters
@@ -38,6 +37,8 @@ class ClinicalCox(SurvivalAnalysisMixin, BaseEstimator):
 
     Attributes
     ----------
+    clinical_ : ClinicalBranch
+        The fitted clinical branch (``scale=False``); the next three are its parts.
     preprocessor_ : ClinicalPreprocessor
     selector_ : CoxFeatureSelector
     model_ : CoxPHSurvivalAnalysis
@@ -111,23 +112,25 @@ class ClinicalCox(SurvivalAnalysisMixin, BaseEstimator):
         _check_ties(self.ties)
         check_clinical_columns(X, [])
         check_survival_target(y, n_samples=len(X), labels=row_labels(X))
-        self.preprocessor_ = ClinicalPreprocessor(
+        self.clinical_ = ClinicalBranch(
             columns=self.columns,
             categorical=self.categorical,
             reference_levels=self.reference_levels,
             log_transform=self.log_transform,
             impute=self.impute,
-        )
-        design = self.preprocessor_.fit_transform(X)
-        self.selector_ = CoxFeatureSelector(
-            p_univariate=self.p_univariate, p_multivariable=self.p_multivariable, ties=self.ties
-        ).fit(design, y)
-        self.selected_features_ = list(self.selector_.selected_features_)
-        summary = self.selector_.summary_.copy()
-        summary["reference"] = [str(self.preprocessor_.reference_levels_.get(f, "")) for f in summary["factor"]]
-        self.summary_ = summary
+            p_univariate=self.p_univariate,
+            p_multivariable=self.p_multivariable,
+            ties=self.ties,
+            scale=False,
+        ).fit(X, y)
+        if self.clinical_.preprocessor_ is None:
+            raise ValueError(f"X has no clinical column (columns: {list(X.columns)})")
+        self.preprocessor_ = self.clinical_.preprocessor_
+        self.selector_ = self.clinical_.selector_
+        self.selected_features_ = list(self.clinical_.selected_features_)
+        self.summary_ = self.clinical_.summary_
         self.model_ = CoxPHSurvivalAnalysis(alpha=self.alpha, ties=self.ties, n_iter=self.n_iter)
-        self.model_.fit(design[self.selected_features_].to_numpy(), y)
+        self.model_.fit(self.clinical_.transform(X).to_numpy(), y)
         self.coef_ = self.model_.coef_
         self.unique_times_ = self.model_.unique_times_
         self.feature_names_in_ = self.preprocessor_.feature_names_in_
@@ -136,22 +139,4 @@ class ClinicalCox(SurvivalAnalysisMixin, BaseEstimator):
 
     def _design(self, X) -> np.ndarray:
         check_is_fitted(self, "model_")
-        design = self.preprocessor_.transform(X)
-        return design[self.selected_features_].to_numpy()
-
-    def predict(self, X):
-        """Risk score (linear predictor, higher = worse prognosis), shape (n_samples,)."""
-        return self.model_.predict(self._design(X))
-
-    def predict_survival_function(self, X, return_array=False):
-        """Survival functions as in :meth:`sksurv.linear_model.CoxPHSurvivalAnalysis.predict_survival_function`."""
-        return self.model_.predict_survival_function(self._design(X), return_array=return_array)
-
-    def predict_cumulative_hazard_function(self, X, return_array=False):
-        """Cumulative hazard functions as in scikit-survival's Cox model."""
-        return self.model_.predict_cumulative_hazard_function(self._design(X), return_array=return_array)
-
-    def predict_survival_at(self, X, times):
-        """Survival probabilities at ``times``: ndarray of shape (n_samples, len(times))."""
-        survival = self.predict_survival_function(X, return_array=True)
-        return survival_at(survival, self.unique_times_, times)
+        return self.clinical_.transform(X).to_numpy()

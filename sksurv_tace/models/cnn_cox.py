@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
-from sksurv.base import SurvivalAnalysisMixin
 from sksurv.linear_model import CoxPHSurvivalAnalysis
 
-from sksurv_tace._survival import survival_at
 from sksurv_tace._validation import check_clinical_columns, check_survival_target, row_labels
+from sksurv_tace.models._cox_base import _CoxBase
+from sksurv_tace.models.clinical_branch import ClinicalBranch
 from sksurv_tace.models.deep import CTSurvival
-from sksurv_tace.preprocessing.clinical import ClinicalPreprocessor
-from sksurv_tace.preprocessing.cox_screen import CoxFeatureSelector
 
 __all__ = ["CNNCox"]
 
@@ -21,7 +19,7 @@ __all__ = ["CNNCox"]
 CNN_COLUMN = "cnn_survival"
 
 
-class CNNCox(SurvivalAnalysisMixin, BaseEstimator):
+class CNNCox(_CoxBase):
     """Cox PH model on ``[S_cnn(horizon), selected clinical factors]`` (the paper's DLOP_Cox).
 
     The CT network (a :class:`~sksurv_tace.models.CTSurvival`) gives each patient its predicted
@@ -63,6 +61,8 @@ class CNNCox(SurvivalAnalysisMixin, BaseEstimator):
     ----------
     cnn_ : CTSurvival
         The fitted CT network.
+    clinical_ : ClinicalBranch
+        The fitted clinical branch (``scale=False``) on the non-image columns.
     preprocessor_ : ClinicalPreprocessor
     selector_ : CoxFeatureSelector or None
     features_ : list of str
@@ -78,9 +78,11 @@ class CNNCox(SurvivalAnalysisMixin, BaseEstimator):
     --------
     >>> import tempfile
     >>> from sksurv_tace.datasets import make_tace_cohort
-    >>> from sksurv_tace.models.deep import CTSurvival
+    >>> from sksurv_tace.models import CTSurvival
+    >>> from sksurv_tace.preprocessing import CTPreprocessor
     >>> X, y = make_tace_cohort(16, path=tempfile.mkdtemp(), image_shape=(8, 48, 48), random_state=0)
-    >>> cnn = CTSurvival(image_size=32, max_epochs=1, batch_size=8, verbose=0, random_state=0)
+    >>> cnn = CTSurvival(image_preprocessor=CTPreprocessor(image_size=32), max_epochs=1, batch_size=8, verbose=0,
+    ...                  random_state=0)
     >>> model = CNNCox(cnn, select_clinical=False, clinical_columns=["mvi"], alpha=0.1).fit(X, y)
     >>> model.features_
     ['mvi=Yes', 'cnn_survival']
@@ -118,8 +120,7 @@ class CNNCox(SurvivalAnalysisMixin, BaseEstimator):
         return tags
 
     def _clinical_frame(self, X) -> pd.DataFrame:
-        drop = [self.cnn_.image_column, self.cnn_.mask_column, "patient_id"]
-        return X.drop(columns=[c for c in drop if c in X.columns])
+        return X.drop(columns=[c for c in self.cnn_.image_columns_ if c in X.columns])
 
     def _cnn_score(self, X) -> np.ndarray:
         return self.cnn_.predict_survival_at(X, [float(self.cnn_.horizon)])[:, 0]
@@ -143,23 +144,25 @@ class CNNCox(SurvivalAnalysisMixin, BaseEstimator):
         if self.prefit:
             if self.cnn is None:
                 raise ValueError("prefit=True needs a fitted CTSurvival as cnn")
-            check_is_fitted(self.cnn, "module_")
+            check_is_fitted(self.cnn, "net_")
             self.cnn_ = self.cnn
         else:
             self.cnn_ = clone(self.cnn if self.cnn is not None else CTSurvival()).fit(X, y)
         score = self._cnn_score(X)
-        self.preprocessor_ = ClinicalPreprocessor(
-            columns=self.clinical_columns, log_transform=self.log_transform, impute=self.impute
-        )
-        design = self.preprocessor_.fit_transform(self._clinical_frame(X))
-        if self.select_clinical:
-            self.selector_ = CoxFeatureSelector(p_univariate=self.p_univariate, p_multivariable=self.p_multivariable)
-            clinical = list(self.selector_.fit(design, y).selected_features_)
-        else:
-            self.selector_ = None
-            clinical = list(design.columns)
+        self.clinical_ = ClinicalBranch(
+            columns=self.clinical_columns,
+            log_transform=self.log_transform,
+            impute=self.impute,
+            select=self.select_clinical,
+            p_univariate=self.p_univariate,
+            p_multivariable=self.p_multivariable,
+            scale=False,
+        ).fit(self._clinical_frame(X), y)
+        self.preprocessor_ = self.clinical_.preprocessor_
+        self.selector_ = self.clinical_.selector_
+        clinical = list(self.clinical_.selected_features_)
         self.features_ = [*clinical, CNN_COLUMN]
-        frame = design[clinical].assign(**{CNN_COLUMN: score})
+        frame = self.clinical_.transform(self._clinical_frame(X)).assign(**{CNN_COLUMN: score})
         self.model_ = CoxPHSurvivalAnalysis(alpha=self.alpha, ties="efron").fit(frame.to_numpy(), y)
         self.coef_ = self.model_.coef_
         self.unique_times_ = self.model_.unique_times_
@@ -189,18 +192,6 @@ class CNNCox(SurvivalAnalysisMixin, BaseEstimator):
 
     def _design(self, X) -> np.ndarray:
         check_is_fitted(self, "model_")
-        check_clinical_columns(X, list(self.preprocessor_.feature_names_in_), what="X (columns seen in fit)")
-        design = self.preprocessor_.transform(self._clinical_frame(X))
-        return design[self.features_[:-1]].assign(**{CNN_COLUMN: self._cnn_score(X)}).to_numpy()
-
-    def predict(self, X):
-        """Risk score: the Cox linear predictor (higher = worse prognosis), shape (n_samples,)."""
-        return self.model_.predict(self._design(X))
-
-    def predict_survival_function(self, X, return_array=False):
-        """Survival functions of the Cox model (Breslow baseline), as in scikit-survival."""
-        return self.model_.predict_survival_function(self._design(X), return_array=return_array)
-
-    def predict_survival_at(self, X, times):
-        """Survival probabilities at ``times``: ndarray of shape (n_samples, len(times))."""
-        return survival_at(self.predict_survival_function(X, return_array=True), self.unique_times_, times)
+        check_clinical_columns(X, list(self.clinical_.feature_names_in_), what="X (columns seen in fit)")
+        design = self.clinical_.transform(self._clinical_frame(X))
+        return design.assign(**{CNN_COLUMN: self._cnn_score(X)}).to_numpy()

@@ -32,6 +32,7 @@ __all__ = [
     "ImageOnlyNet",
     "discrete_time_nll",
     "encode_survival",
+    "log_survival_from_logits",
     "survival_from_logits",
 ]
 
@@ -168,10 +169,22 @@ def discrete_time_nll(
     raise ValueError(f"reduction must be 'mean', 'sum' or 'none'; got {reduction!r}")
 
 
+def log_survival_from_logits(logits: torch.Tensor) -> torch.Tensor:
+    """Log survival at the interval ends, ``log S(cuts[k + 1]) = sum_{j<=k} logsigmoid(logits[:, j])``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> log_survival_from_logits(torch.zeros(1, 2)).exp().tolist()
+    [[0.5, 0.25]]
+    """
+    return torch.cumsum(F.logsigmoid(logits), dim=-1)
+
+
 def survival_from_logits(logits: torch.Tensor) -> torch.Tensor:
     """Survival at the interval ends, ``S(cuts[k + 1]) = prod_{j<=k} sigmoid(logits[:, j])``.
 
-    Computed as ``exp(cumsum(logsigmoid(logits)))``.
+    Computed as ``exp(`` :func:`log_survival_from_logits` ``)``.
 
     Examples
     --------
@@ -179,7 +192,7 @@ def survival_from_logits(logits: torch.Tensor) -> torch.Tensor:
     >>> survival_from_logits(torch.zeros(1, 3)).tolist()
     [[0.5, 0.25, 0.125]]
     """
-    return torch.exp(torch.cumsum(F.logsigmoid(logits), dim=-1))
+    return torch.exp(log_survival_from_logits(logits))
 
 
 class DiscreteTimeNLL(nn.Module):

@@ -7,15 +7,14 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.validation import check_is_fitted
-from sksurv.base import SurvivalAnalysisMixin
 from sksurv.linear_model import CoxnetSurvivalAnalysis
 from sksurv.metrics import concordance_index_censored
 
-from sksurv_tace._survival import survival_at
 from sksurv_tace._validation import check_clinical_columns, check_survival_target, row_labels
+from sksurv_tace.models._cox_base import _CoxBase
 
 __all__ = ["RadiomicsCox", "correlation_filter"]
 
@@ -75,7 +74,7 @@ def correlation_filter(features: pd.DataFrame, threshold: float) -> list[str]:
     return [features.columns[j] for j in kept]
 
 
-class RadiomicsCox(SurvivalAnalysisMixin, BaseEstimator):
+class RadiomicsCox(_CoxBase):
     """The paper's radiomic model: features -> z-score -> correlation filter -> LASSO-Cox.
 
     Parameters
@@ -243,7 +242,7 @@ class RadiomicsCox(SurvivalAnalysisMixin, BaseEstimator):
             )
         self.selected_features_ = [self.kept_features_[i] for i in nonzero]
         self.coef_ = coef[nonzero]
-        self.unique_times_ = self.model_._get_baseline_model(self.alpha_).unique_times_
+        self.unique_times_ = self.model_.unique_times_
         return self
 
     def _cv_scores(self, z, y, event, time, alphas) -> np.ndarray:
@@ -270,28 +269,12 @@ class RadiomicsCox(SurvivalAnalysisMixin, BaseEstimator):
             warnings.simplefilter("ignore", RuntimeWarning)
             return np.nanmean(scores, axis=0)
 
+    def _model_kwargs(self) -> dict:
+        return {"alpha": self.alpha_}
+
     def _design(self, X) -> np.ndarray:
         check_is_fitted(self, "model_")
         features = self._features(X, fit=False)
         check_clinical_columns(features, list(self.kept_features_), what="feature table")
         z = (features[self.mean_.index] - self.mean_) / self.scale_
         return z[self.kept_features_].to_numpy()
-
-    def predict(self, X):
-        """Risk score (LASSO-Cox linear predictor, higher = worse prognosis), shape (n_samples,)."""
-        return self.model_.predict(self._design(X), alpha=self.alpha_)
-
-    def predict_survival_function(self, X, return_array=False):
-        """Survival functions (Breslow baseline) as in scikit-survival's ``CoxnetSurvivalAnalysis``."""
-        return self.model_.predict_survival_function(self._design(X), alpha=self.alpha_, return_array=return_array)
-
-    def predict_cumulative_hazard_function(self, X, return_array=False):
-        """Cumulative hazard functions (Breslow baseline)."""
-        return self.model_.predict_cumulative_hazard_function(
-            self._design(X), alpha=self.alpha_, return_array=return_array
-        )
-
-    def predict_survival_at(self, X, times):
-        """Survival probabilities at ``times``: ndarray of shape (n_samples, len(times))."""
-        survival = self.predict_survival_function(X, return_array=True)
-        return survival_at(survival, self.unique_times_, times)

@@ -27,12 +27,14 @@ from sklearn.model_selection import train_test_split
 from sksurv_tace import metrics
 from sksurv_tace._validation import check_survival_target, row_labels
 from sksurv_tace._version import __version__
+from sksurv_tace.models.clinical_branch import ClinicalBranch
 from sksurv_tace.models.clinical_cox import ClinicalCox
 from sksurv_tace.models.cnn_cox import CNNCox
 from sksurv_tace.models.deep import CTSurvival, FusionSurvival
 from sksurv_tace.models.radiomics_cox import RadiomicsCox
 from sksurv_tace.paper import plots
 from sksurv_tace.paper.report import baseline_table, write_report
+from sksurv_tace.preprocessing.imaging import CTPreprocessor
 from sksurv_tace.preprocessing.radiomics import DEFAULT_CT_SETTINGS, RadiomicsExtractor
 
 __all__ = ["reproduce", "paper_models", "cohort_options", "ReproduceResult", "MODEL_NAMES", "PAPER_VALIDATION"]
@@ -60,6 +62,7 @@ _DEEP_PRESETS = {
     "paper": dict(backbone="resnet101", image_size=224, margin_mm=50.0, max_epochs=60, batch_size=32, lr=3e-4,
                   weight_decay=1e-4, early_stopping="loss", patience=10),
 }  # fmt: skip
+_ROI_PARAMETERS = ("image_size", "margin_mm")  # of the CTPreprocessor; the rest configure the net
 # Quick radiomics: no resampling to 1 mm (5x faster on the synthetic volumes), five feature classes.
 _RADIOMICS_QUICK = dict(
     settings={**DEFAULT_CT_SETTINGS, "resampledPixelSpacing": None},
@@ -124,10 +127,13 @@ def paper_models(
     radiomics = _RADIOMICS_QUICK if quick else {}
     extractor = RadiomicsExtractor(memory=memory, n_jobs=n_jobs, progress=True, **radiomics)
     models["RadiomicsCox"] = RadiomicsCox(extractor=extractor, random_state=random_state)
-    deep = dict(preset, device=device, random_state=random_state, memory=memory, n_jobs=n_jobs, verbose=1)
+    net = {k: v for k, v in preset.items() if k not in _ROI_PARAMETERS}
+    roi = {k: preset[k] for k in _ROI_PARAMETERS}
+    image = CTPreprocessor(**roi, memory=memory, n_jobs=n_jobs)
+    deep = dict(net, image_preprocessor=image, device=device, random_state=random_state, verbose=1)
     models["CTSurvival"] = CTSurvival(**deep)
     models["CNNCox"] = CNNCox(clone(models["CTSurvival"]), **clinical)
-    models["FusionSurvival"] = FusionSurvival(**deep, **clinical)
+    models["FusionSurvival"] = FusionSurvival(**deep, clinical=ClinicalBranch(**clinical))
     return models
 
 

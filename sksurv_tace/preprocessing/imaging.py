@@ -288,7 +288,7 @@ class CTPreprocessor(TransformerMixin, BaseEstimator):
         Patients processed in parallel with :class:`joblib.Parallel` (None = 1).
     memory : None, str, path-like or joblib.Memory, default=None
         Cache of the per-patient results: None caches nothing; a folder or a
-        :class:`joblib.Memory` caches on disk keyed by the SHA-1 of each file's content
+        :class:`joblib.Memory` caches on disk keyed by the SHA-256 of each file's content
         (of a folder's files for DICOM) and the parameters, so refitting (a grid search)
         never decodes a volume twice, even after the files moved.
     progress : bool, default=False

@@ -1,0 +1,217 @@
+"""The thin skorch net the deep survival estimators own: arrays in, interval logits out (not public).
+
+Inputs are a :class:`skorch.helper.SliceDict` ``{"image": (n, 3, H, W)[, "clinical": (n, p)]}``,
+the target an ``(n, 4)`` float array ``[interval index, died in interval, time, event]`` (the loss
+reads the first two columns, the C-index scorer the last two). Everything about patients, tables,
+files and survival functions lives in :mod:`sksurv_tace.models.deep`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import torch
+from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+from skorch import NeuralNet
+from skorch.callbacks import EarlyStopping, EpochScoring, GradientNormClipping, LRScheduler, ProgressBar
+from skorch.dataset import unpack_data
+from skorch.utils import to_tensor
+from sksurv.metrics import concordance_index_censored
+
+from sksurv_tace._survival import survival_at_times
+from sksurv_tace.models.nn import DiscreteTimeNLL, survival_from_logits
+
+
+class EventStratifiedSplit:
+    """skorch ``train_split``: one train/validation split stratified by the death indicator.
+
+    Used for early stopping. The target's second column is the death-within-cuts indicator;
+    when a class has fewer than 2 patients the split is not stratified.
+
+    Parameters
+    ----------
+    fraction : float, default=0.2
+        Share of the patients held out for validation.
+    random_state : int or None, default=None
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> split = EventStratifiedSplit(0.25, random_state=0)
+    >>> y = np.array([[0, 1.0], [1, 0.0]] * 4)
+    >>> train, valid = split(np.arange(8), y)
+    >>> len(train), len(valid), int(y[valid.indices, 1].sum())
+    (6, 2, 1)
+    """
+
+    def __init__(self, fraction=0.2, random_state=None):
+        self.fraction = fraction
+        self.random_state = random_state
+
+    def __repr__(self):
+        return f"EventStratifiedSplit(fraction={self.fraction!r}, random_state={self.random_state!r})"
+
+    def __call__(self, dataset, y=None, groups=None):
+        if not 0 < self.fraction < 1:
+            raise ValueError(f"the validation fraction must be in (0, 1); got {self.fraction!r}")
+        n = len(dataset)
+        strata = None if y is None else np.asarray(y)[:, 1]
+        counts = np.bincount(strata.astype(int)) if strata is not None else np.array([])
+        n_valid = int(np.ceil(self.fraction * n))
+        stratify = strata is not None and counts.size == 2 and counts.min() >= 2 and 2 <= n_valid <= n - 2
+        cv_cls = StratifiedShuffleSplit if stratify else ShuffleSplit
+        cv = cv_cls(n_splits=1, test_size=self.fraction, random_state=self.random_state)
+        train, valid = next(cv.split(np.zeros(n), strata if stratify else None))
+        return torch.utils.data.Subset(dataset, train), torch.utils.data.Subset(dataset, valid)
+
+
+class ValidationCIndex:
+    """EpochScoring function: Harrell's C of ``1 - S(horizon)`` on the validation split."""
+
+    def __init__(self, cuts, horizon):
+        self.cuts = cuts
+        self.horizon = horizon
+
+    def __call__(self, net, X, y):
+        survival = survival_with_origin(net.forward(X))
+        risk = 1.0 - survival_at_times(survival, self.cuts, [self.horizon])[:, 0]
+        y = np.asarray(y)
+        event, time = y[:, 3].astype(bool), y[:, 2]
+        if not event.any():
+            return 0.5
+        return float(concordance_index_censored(event, time, risk)[0])
+
+
+def survival_with_origin(logits) -> np.ndarray:
+    """``S`` at the cuts ``[c_0 = 0, c_1, ..., c_m]`` from interval logits: ``S(0) = 1`` then the loss's survival."""
+    logits = torch.as_tensor(logits).detach().float().cpu()
+    survival = survival_from_logits(logits).numpy().astype(np.float64)
+    return np.column_stack([np.ones(len(survival)), survival])
+
+
+def training_callbacks(*, cuts, horizon, early_stopping, patience, gradient_clip, lr_schedule, max_epochs, progress):
+    """The callbacks the estimators' parameters ask for, in skorch's ``(name, callback)`` form."""
+    callbacks = []
+    if early_stopping == "cindex":
+        scoring = ValidationCIndex(cuts, horizon)
+        callbacks.append(("valid_cindex", EpochScoring(scoring, lower_is_better=False, name="valid_cindex")))
+    if gradient_clip is not None:
+        callbacks.append(("gradient_clip", GradientNormClipping(gradient_clip_value=gradient_clip)))
+    if lr_schedule == "cosine":
+        callbacks.append(("lr_scheduler", LRScheduler(policy="CosineAnnealingLR", T_max=int(max_epochs))))
+    if early_stopping:
+        monitor = "valid_cindex" if early_stopping == "cindex" else "valid_loss"
+        stopper = EarlyStopping(
+            monitor=monitor, patience=patience, lower_is_better=monitor == "valid_loss", load_best=True
+        )
+        callbacks.append(("early_stopping", stopper))
+    if progress:
+        callbacks.append(("progress_bar", ProgressBar()))
+    return callbacks
+
+
+class SurvivalNet(NeuralNet):
+    """skorch ``NeuralNet`` with the discrete-time loss, whole-batch loading, augmentation and CUDA extras.
+
+    Parameters
+    ----------
+    module : torch.nn.Module class or instance
+    augment : bool, default=False
+        Random flips, rotations up to 10 degrees and brightness/contrast jitter of training
+        batches (:mod:`torchvision.transforms.v2`); never of validation or prediction batches.
+    amp : bool, default=False
+        bfloat16 autocast and channels-last memory on CUDA; ignored on CPU.
+    **kwargs
+        As in :class:`skorch.NeuralNet`.
+    """
+
+    def __init__(self, module, *, augment=False, amp=False, criterion=DiscreteTimeNLL, **kwargs):
+        super().__init__(module, criterion=criterion, **kwargs)
+        self.augment = augment
+        self.amp = amp
+
+    def initialize(self):
+        super().initialize()
+        # The LR-scheduler callback holds the optimizer (CUDA tensors after a GPU fit): pickle the callbacks
+        # with skorch's device-mapping part of the state so a CUDA-trained model unpickles on a CPU-only machine.
+        if "callbacks_" not in self.cuda_dependent_attributes_:
+            self.cuda_dependent_attributes_ = [*self.cuda_dependent_attributes_, "callbacks_"]
+        return self
+
+    def initialize_module(self):
+        super().initialize_module()
+        if self._cuda_extras():
+            self.module_ = self.module_.to(memory_format=torch.channels_last)
+        return self
+
+    def get_iterator(self, dataset, training=False):
+        """Batches fetched whole (one fancy-indexing per batch instead of one item per patient).
+
+        Training batches are shuffled and a last batch of one patient is dropped (BatchNorm cannot
+        train on it). With a custom sampler or collate function skorch's per-item loading is used.
+        """
+        prefix = "iterator_train" if training else "iterator_valid"
+        iterator = self.iterator_train if training else self.iterator_valid
+        kwargs = self.get_params_for(prefix)
+        custom = {"sampler", "batch_sampler", "collate_fn"} & set(kwargs)
+        if iterator is not torch.utils.data.DataLoader or custom:
+            return super().get_iterator(dataset, training=training)
+        batch_size = kwargs.pop("batch_size", self.batch_size)
+        batch_size = len(dataset) if batch_size == -1 else int(batch_size)
+        shuffle = kwargs.pop("shuffle", training)
+        drop_last = kwargs.pop("drop_last", training and len(dataset) > 1 and len(dataset) % batch_size == 1)
+        order = torch.utils.data.RandomSampler(dataset) if shuffle else torch.utils.data.SequentialSampler(dataset)
+        batches = torch.utils.data.BatchSampler(order, batch_size, drop_last)
+        return torch.utils.data.DataLoader(dataset, batch_size=None, sampler=batches, **kwargs)
+
+    def _cuda_extras(self) -> bool:
+        return bool(self.amp) and str(self.device).startswith("cuda") and torch.cuda.is_available()
+
+    def _autocast(self):
+        if self._cuda_extras():
+            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _augment(self, image: torch.Tensor) -> torch.Tensor:
+        from torchvision.transforms import v2
+
+        transform = v2.Compose(
+            [
+                v2.RandomHorizontalFlip(),
+                v2.RandomVerticalFlip(),
+                v2.RandomRotation(degrees=10.0),
+                v2.ColorJitter(brightness=0.1, contrast=0.1),
+            ]
+        )
+        image = to_tensor(image, device=self.device)
+        return torch.stack([transform(img) for img in image]).clamp_(0.0, 1.0)
+
+    def infer(self, x, **fit_params):
+        if self._cuda_extras() and isinstance(x, dict) and "image" in x:
+            image = to_tensor(x["image"], device=self.device).contiguous(memory_format=torch.channels_last)
+            x = {**x, "image": image}
+        return super().infer(x, **fit_params)
+
+    def train_step_single(self, batch, **fit_params):
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        if self.augment:
+            Xi = {**Xi, "image": self._augment(Xi["image"])}
+        with self._autocast():
+            y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred.float(), yi, X=Xi, training=True)
+        loss.backward()
+        return {"loss": loss, "y_pred": y_pred}
+
+    def validation_step(self, batch, **fit_params):
+        self._set_training(False)
+        Xi, yi = unpack_data(batch)
+        with torch.no_grad(), self._autocast():
+            y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred.float(), yi, X=Xi, training=False)
+        return {"loss": loss, "y_pred": y_pred}
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        y_true = to_tensor(y_true, device=self.device)
+        return self.criterion_(y_pred, y_true[:, :2])
