@@ -6,7 +6,7 @@ Usage::
     python benchmarks/reproduce_paper.py --quick --repeats 5 --out reproduce_out  # mean ± sd over 5 splits
     python benchmarks/reproduce_paper.py --manifest my_cohort.csv --device cuda   # the paper's ResNet-101 @ 224 px
 
-Every option of ``sksurv-tace reproduce --help`` applies. From Python: :func:`sksurv_tace.paper.protocol`.
+Every option of ``sksurv-tace reproduce --help`` applies. From Python: :func:`sksurv_tace.paper.reproduce`.
 """
 
 import sys

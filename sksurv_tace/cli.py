@@ -16,6 +16,7 @@ def _cohort(args: argparse.Namespace) -> int:
     from sklearn.model_selection import train_test_split
 
     from sksurv_tace.datasets.synthetic import make_tace_cohort
+    from sksurv_tace.paper.formatting import format_p
     from sksurv_tace.paper.report import baseline_table
 
     start = time.perf_counter()
@@ -32,7 +33,7 @@ def _cohort(args: argparse.Namespace) -> int:
     table.to_csv(out / "table1.csv", index=False)
     with pd.option_context("display.max_rows", None, "display.width", 160, "display.max_colwidth", 40):
         print("\nTable 1. Baseline characteristics (seeded, event-stratified 8:2 split)")
-        print(table.assign(p=table["p"].map(_format_p)).to_string(index=False))
+        print(table.assign(p=table["p"].map(lambda p: format_p(p, missing=""))).to_string(index=False))
     print(
         f"\n{len(X)} patients, {int(y['event'].sum())} deaths, written in {elapsed:.1f} s: "
         f"{out / 'manifest.csv'}, {out / 'table1.csv'}" + ("" if args.no_images else f", {out / 'images'}/")
@@ -48,7 +49,7 @@ def _load_cohort(args: argparse.Namespace):
 
 def _reproduce(args: argparse.Namespace) -> int:
     from sksurv_tace.datasets.synthetic import make_tace_cohort
-    from sksurv_tace.paper.protocol import reproduce
+    from sksurv_tace.paper.run import reproduce
 
     out = Path(args.out)
     truth = None
@@ -86,7 +87,7 @@ def _new_output(args: argparse.Namespace) -> Path:
 def _fit(args: argparse.Namespace) -> int:
     import joblib
 
-    from sksurv_tace.paper.protocol import MODEL_NAMES, cohort_options, paper_models
+    from sksurv_tace.paper.presets import MODEL_NAMES, cohort_options, paper_models
 
     out = _new_output(args)
     X, y = _load_cohort(args)
@@ -141,12 +142,6 @@ def _evaluate(args: argparse.Namespace) -> int:
     ci = f"95% CI {auc['lower']:.3f}-{auc['upper']:.3f}"
     print(f"Time-dependent AUC at {args.horizon:.0f} days: {auc['auc']:.3f} ({ci})")
     return 0
-
-
-def _format_p(value: float) -> str:
-    if value != value:  # NaN: rows after a factor's first level
-        return ""
-    return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
 def build_parser() -> argparse.ArgumentParser:

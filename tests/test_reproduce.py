@@ -11,7 +11,7 @@ from sksurv_tace.models.clinical_cox import ClinicalCox
 from sksurv_tace.models.cnn_cox import CNNCox
 from sksurv_tace.models.deep import CTSurvival, FusionSurvival
 from sksurv_tace.models.radiomics_cox import RadiomicsCox
-from sksurv_tace.paper.protocol import MODEL_NAMES, reproduce
+from sksurv_tace.paper import MODEL_NAMES, reproduce
 from sksurv_tace.preprocessing.imaging import CTPreprocessor
 from sksurv_tace.preprocessing.radiomics import RadiomicsExtractor
 

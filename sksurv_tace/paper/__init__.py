@@ -1,5 +1,17 @@
 """The paper's evaluation protocol: presets, the protocol, tables, figures and the report."""
 
-from .protocol import MODEL_NAMES, PAPER_VALIDATION, ReproduceResult, cohort_options, paper_models, reproduce  # noqa: F401
+from .presets import MODEL_NAMES, PAPER_VALIDATION, cohort_options, paper_models  # noqa: F401
+from .protocol import ProtocolResult, run_protocol, split_cohort  # noqa: F401
+from .run import ReproduceResult, reproduce  # noqa: F401
 
-__all__ = ["reproduce", "paper_models", "cohort_options", "ReproduceResult", "MODEL_NAMES", "PAPER_VALIDATION"]
+__all__ = [
+    "reproduce",
+    "ReproduceResult",
+    "run_protocol",
+    "ProtocolResult",
+    "split_cohort",
+    "paper_models",
+    "cohort_options",
+    "MODEL_NAMES",
+    "PAPER_VALIDATION",
+]

@@ -6,13 +6,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sksurv_tace.paper.formatting import format_p
+from sksurv_tace.preprocessing.clinical import clinical_columns, is_categorical
+
 __all__ = ["baseline_table", "display_table2", "display_table3", "display_table4", "markdown_table", "write_report"]
-
-_NON_CLINICAL = ("patient_id", "ct", "mask")
-
-
-def _is_categorical(series: pd.Series) -> bool:
-    return isinstance(series.dtype, pd.CategoricalDtype) or series.dtype == object or series.dtype == bool
 
 
 def _median_iqr(values: pd.Series) -> str:
@@ -70,7 +67,7 @@ def baseline_table(X: pd.DataFrame, y=None, *, groups=None, columns=None) -> pd.
         names = y.dtype.names
         data["deaths"] = pd.Categorical(np.where(y[names[0]], "Yes", "No"), categories=["No", "Yes"])
         data["follow-up (days)"] = np.asarray(y[names[1]], dtype=float)
-    columns = list(columns) if columns is not None else [c for c in data.columns if c not in _NON_CLINICAL]
+    columns = list(columns) if columns is not None else clinical_columns(data)
     if groups is None:
         labels = np.array(["All"] * len(data), dtype=object)
     else:
@@ -82,7 +79,7 @@ def baseline_table(X: pd.DataFrame, y=None, *, groups=None, columns=None) -> pd.
     rows = []
     for column in columns:
         series = data[column]
-        if _is_categorical(series):
+        if is_categorical(series):
             levels = (
                 list(series.cat.categories)
                 if isinstance(series.dtype, pd.CategoricalDtype)
@@ -117,12 +114,6 @@ def _fmt(value, digits=3) -> str:
     return str(value)
 
 
-def _fmt_p(value) -> str:
-    if value is None or not np.isfinite(value):
-        return ""
-    return "<0.001" if value < 0.001 else f"{value:.3f}"
-
-
 def display_table2(table: pd.DataFrame) -> pd.DataFrame:
     """Table 2 as printed in a paper: HR (95% CI) and p, univariable and multivariable.
 
@@ -153,7 +144,7 @@ def display_table2(table: pd.DataFrame) -> pd.DataFrame:
             row[f"{label} HR (95% CI)"] = (
                 f"{hr:.2f} ({r[f'HR_lower_{stage}']:.2f}–{r[f'HR_upper_{stage}']:.2f})" if finite else ""
             )
-            row[f"{label} p"] = _fmt_p(r.get(f"p_{stage}", np.nan))
+            row[f"{label} p"] = format_p(r.get(f"p_{stage}", np.nan), missing="")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -206,8 +197,8 @@ def display_table4(table: pd.DataFrame) -> pd.DataFrame:
             r = part.loc[model]
             prefix = "" if len(out) == 1 else f"{cohort} "
             row[f"{prefix}C-index (95% CI)"] = f"{r['estimate']:.2f} ({r['lower']:.2f}, {r['upper']:.2f})"
-            row[f"{prefix}p"] = _fmt_p(r["p_vs_fusion"])
-            row[f"{prefix}p (FDR)"] = _fmt_p(r["p_fdr"])
+            row[f"{prefix}p"] = format_p(r["p_vs_fusion"], missing="")
+            row[f"{prefix}p (FDR)"] = format_p(r["p_fdr"], missing="")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -265,7 +256,7 @@ def write_report(out, tables: dict, figures: dict, results: dict) -> tuple:
     out : path-like
         Folder holding ``figures/``.
     tables : dict of str to DataFrame
-        As made by :func:`sksurv_tace.paper.protocol.reproduce` (``table1`` … ``table4``, …).
+        As made by :func:`sksurv_tace.paper.reproduce` (``table1`` … ``table4``, …).
     figures : dict of str to list of Path
         Saved figure files (a PNG is embedded in the HTML).
     results : dict

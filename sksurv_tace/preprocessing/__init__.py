@@ -1,6 +1,6 @@
 """Patient table -> model inputs: clinical encoding, the Cox screen, CT tumour ROIs and radiomics features."""
 
-from .clinical import ClinicalPreprocessor, clinical_columns  # noqa: F401
+from .clinical import ClinicalPreprocessor, clinical_columns, is_categorical  # noqa: F401
 from .cox_screen import CoxFeatureSelector, cox_table, factor_groups  # noqa: F401
 from .imaging import CTPreprocessor, read_image  # noqa: F401
 from .radiomics import DEFAULT_CT_SETTINGS, RadiomicsExtractor  # noqa: F401
@@ -8,6 +8,7 @@ from .radiomics import DEFAULT_CT_SETTINGS, RadiomicsExtractor  # noqa: F401
 __all__ = [
     "ClinicalPreprocessor",
     "clinical_columns",
+    "is_categorical",
     "CoxFeatureSelector",
     "cox_table",
     "factor_groups",

@@ -9,13 +9,22 @@ from sklearn.utils.validation import check_is_fitted
 
 from sksurv_tace._validation import check_clinical_columns, describe_rows, row_labels
 
-__all__ = ["ClinicalPreprocessor", "clinical_columns"]
+__all__ = ["ClinicalPreprocessor", "clinical_columns", "is_categorical"]
 
 #: Columns that are never clinical factors: the identifier and the image path columns.
 NON_CLINICAL_COLUMNS = ("patient_id", "ct", "mask")
 
 
-def _is_categorical(series: pd.Series) -> bool:
+def is_categorical(series: pd.Series) -> bool:
+    """Whether a column is a categorical factor (categorical, object, bool or string dtype), not a number.
+
+    The one test the encoder, the Cox screen and Table 1 use.
+
+    Examples
+    --------
+    >>> is_categorical(pd.Series(["A", "B"])), is_categorical(pd.Series([1.5, 2.0])), is_categorical(pd.Series([True]))
+    (True, False, True)
+    """
     return (
         isinstance(series.dtype, pd.CategoricalDtype)
         or pd.api.types.is_object_dtype(series.dtype)
@@ -188,7 +197,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = X.shape[1]
         self.columns_ = columns
-        self.categorical_columns_ = [c for c in columns if c in forced or _is_categorical(X[c])]
+        self.categorical_columns_ = [c for c in columns if c in forced or is_categorical(X[c])]
         _check_column_types(X, columns, forced)
         self.numeric_columns_ = [c for c in columns if c not in self.categorical_columns_]
         bad = [c for c in log_cols if c in self.categorical_columns_]

@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from sksurv_tace._validation import check_clinical_columns, check_survival_target, describe_rows, row_labels
-from sksurv_tace.preprocessing.clinical import ClinicalPreprocessor, _is_categorical
+from sksurv_tace.preprocessing.clinical import ClinicalPreprocessor, is_categorical
 
 __all__ = ["CoxFeatureSelector", "cox_table", "factor_groups"]
 
@@ -251,7 +251,7 @@ def cox_table(
     -0.3794
     """
     _check_ties(ties)
-    if isinstance(X, pd.DataFrame) and any(_is_categorical(X[c]) for c in X.columns):
+    if isinstance(X, pd.DataFrame) and any(is_categorical(X[c]) for c in X.columns):
         prep = ClinicalPreprocessor().fit(X)
         design = prep.transform(X)
         groups = prep.feature_groups_ if groups is None else groups
