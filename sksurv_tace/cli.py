@@ -13,10 +13,10 @@ __all__ = ["main"]
 def _cohort(args: argparse.Namespace) -> int:
     import numpy as np
     import pandas as pd
-    from sklearn.model_selection import train_test_split
 
     from sksurv_tace.datasets.synthetic import make_tace_cohort
     from sksurv_tace.paper.formatting import format_p
+    from sksurv_tace.paper.protocol import split_cohort
     from sksurv_tace.paper.report import baseline_table
 
     start = time.perf_counter()
@@ -26,7 +26,7 @@ def _cohort(args: argparse.Namespace) -> int:
         overwrite=args.overwrite, progress=True,
     )  # fmt: skip
     elapsed = time.perf_counter() - start
-    train, _ = train_test_split(np.arange(len(X)), test_size=0.2, stratify=y["event"], random_state=args.seed)
+    train, _ = split_cohort(y, args.seed)
     groups = np.where(np.isin(np.arange(len(X)), train), "Training", "Validation")
     table = baseline_table(X, y, groups=groups)
     out = Path(args.out)

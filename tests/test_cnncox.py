@@ -5,7 +5,6 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
 from lifelines import CoxPHFitter
 from sklearn.base import clone
 
@@ -18,15 +17,8 @@ COLUMNS = ["mvi", "albi_grade", "age"]
 
 
 @pytest.fixture(scope="module")
-def cohort(small_cohort):
-    X, y, _ = small_cohort
-    return X, y
-
-
-@pytest.fixture(scope="module")
-def cnn(cohort):
-    torch.set_num_threads(2)
-    return CTSurvival(**TINY).fit(*cohort)
+def cnn(tiny_ct_model):
+    return tiny_ct_model
 
 
 @pytest.fixture(scope="module")

@@ -25,12 +25,6 @@ TINY = dict(
 
 
 @pytest.fixture(scope="module")
-def cohort(small_cohort):
-    X, y, _ = small_cohort
-    return X, y
-
-
-@pytest.fixture(scope="module")
 def ct_model(cohort):
     torch.set_num_threads(2)
     return CTSurvival(**TINY).fit(*cohort)

@@ -46,19 +46,13 @@ def _fit(model, X, y):
 
 
 @pytest.fixture(scope="module")
-def cohort(small_cohort):
-    X, y, _ = small_cohort
-    return X, y
-
-
-@pytest.fixture(scope="module")
 def fusion(cohort):
     return _fit(FusionSurvival(**TINY, clinical=ClinicalBranch(**SCREEN)), *cohort)
 
 
 @pytest.fixture(scope="module")
-def ct_model(cohort):
-    return _fit(CTSurvival(**TINY), *cohort)
+def ct_model(tiny_ct_model):
+    return tiny_ct_model
 
 
 @pytest.mark.parametrize("name", ["fusion", "ct_model"])
