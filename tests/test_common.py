@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from sklearn.utils import estimator_checks
 from sksurv.metrics import concordance_index_censored
 from sksurv.util import Surv
@@ -182,3 +183,15 @@ def test_transform_and_pickle(name, factory, data, load):
     assert list(out.columns) == list(transformer.get_feature_names_out())
     assert (out.dtypes == np.float64).all()
     pd.testing.assert_frame_equal(restored.transform(X), out)
+
+
+@pytest.mark.parametrize("name, factory, data", ESTIMATORS, ids=_ids(ESTIMATORS))
+def test_not_fitted_error_before_fit(name, factory, data, load):
+    X, _ = load(data)
+    estimator = factory()
+    if not estimator.__sklearn_tags__().requires_fit:
+        pytest.skip(f"{name} learns nothing in fit")
+    methods = ["predict", "predict_survival_function"] if hasattr(estimator, "predict") else ["transform"]
+    for method in methods:
+        with pytest.raises(NotFittedError):
+            getattr(estimator, method)(X)

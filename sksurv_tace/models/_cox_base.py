@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 from sksurv.base import SurvivalAnalysisMixin
 
 from sksurv_tace._survival import survival_at
@@ -18,6 +19,10 @@ class _CoxBase(SurvivalAnalysisMixin, BaseEstimator):
     def _model_kwargs(self) -> dict:
         return {}
 
+    def _fitted_model(self):
+        check_is_fitted(self, "model_")
+        return self.model_
+
     def predict(self, X):
         """Risk score: the Cox linear predictor (higher = worse prognosis).
 
@@ -29,7 +34,7 @@ class _CoxBase(SurvivalAnalysisMixin, BaseEstimator):
         -------
         ndarray of float64, shape (n_samples,)
         """
-        return self.model_.predict(self._design(X), **self._model_kwargs())
+        return self._fitted_model().predict(self._design(X), **self._model_kwargs())
 
     def predict_survival_function(self, X, return_array=False):
         """Survival functions (Breslow baseline), as in scikit-survival's Cox models.
@@ -44,7 +49,9 @@ class _CoxBase(SurvivalAnalysisMixin, BaseEstimator):
         -------
         ndarray
         """
-        return self.model_.predict_survival_function(self._design(X), return_array=return_array, **self._model_kwargs())
+        return self._fitted_model().predict_survival_function(
+            self._design(X), return_array=return_array, **self._model_kwargs()
+        )
 
     def predict_cumulative_hazard_function(self, X, return_array=False):
         """Cumulative hazard functions (Breslow baseline), as in scikit-survival's Cox models.
@@ -58,7 +65,7 @@ class _CoxBase(SurvivalAnalysisMixin, BaseEstimator):
         -------
         ndarray
         """
-        return self.model_.predict_cumulative_hazard_function(
+        return self._fitted_model().predict_cumulative_hazard_function(
             self._design(X), return_array=return_array, **self._model_kwargs()
         )
 
