@@ -48,9 +48,11 @@ def _load_cohort(args: argparse.Namespace):
 
 
 def _reproduce(args: argparse.Namespace) -> int:
+    from sksurv_tace._device import resolve_device
     from sksurv_tace.datasets.synthetic import make_tace_cohort
     from sksurv_tace.paper.run import reproduce
 
+    resolve_device(args.device)  # before the cohort is written or read
     out = Path(args.out)
     truth = None
     if args.manifest:
@@ -87,8 +89,10 @@ def _new_output(args: argparse.Namespace) -> Path:
 def _fit(args: argparse.Namespace) -> int:
     import joblib
 
+    from sksurv_tace._device import resolve_device
     from sksurv_tace.paper.presets import MODEL_NAMES, cohort_options, paper_models
 
+    resolve_device(args.device)
     out = _new_output(args)
     X, y = _load_cohort(args)
     models = paper_models(quick=args.quick, device=args.device, random_state=args.seed, **cohort_options(X))

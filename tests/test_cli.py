@@ -65,3 +65,16 @@ def test_reproduce_on_a_manifest_without_images(tmp_path, capsys):
     assert "[skip] FusionSurvival" in printed and "ClinicalCox" in printed
     assert (out / "report.html").exists() and (out / "table4.csv").exists()
     assert pd.read_csv(out / "table4.csv")["model"].unique().tolist() == ["ClinicalCox"]
+
+
+def test_device_cuda_without_a_gpu_is_refused_before_any_work(tmp_path, capsys):
+    import pytest
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    out = tmp_path / "out"
+    assert main(["reproduce", "--quick", "--device", "cuda", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "CUDA is not available" in err[0] and "Traceback" not in err[0]
+    assert not (out / "cohort").exists()  # refused before the cohort was written

@@ -190,7 +190,26 @@ def test_early_stopping_on_event_stratified_split(cohort):
     history = model.history_
     assert "valid_loss" in history[-1]
     assert len(history) <= 3
-    assert "early_stopping" in dict(model.net_.callbacks_)
+    assert model.net_.callbacks_ == [] and model.net_.optimizer_ is None  # dropped after fit by default
+    kept = _fit(clone(model).set_params(save_optimizer=True), X, y)
+    assert "early_stopping" in dict(kept.net_.callbacks_) and kept.net_.optimizer_ is not None
+    np.testing.assert_array_equal(kept.predict(X), model.predict(X))
+
+
+def test_saved_model_is_about_the_size_of_its_weights(ct_model):
+    import io
+
+    weights = io.BytesIO()
+    torch.save(ct_model.net_.module_.state_dict(), weights)
+    size = len(pickle.dumps(ct_model))
+    assert size <= 1.2 * weights.getbuffer().nbytes, (size, weights.getbuffer().nbytes)
+
+
+def test_epoch_table_has_no_colour_codes_in_a_redirected_log(cohort, capsys):
+    X, y = cohort
+    _fit(CTSurvival(**{**TINY, "max_epochs": 1, "verbose": 1}), X, y)
+    out = capsys.readouterr().out
+    assert "train_loss" in out and "\x1b[" not in out
 
 
 def test_event_stratified_split_keeps_event_share():

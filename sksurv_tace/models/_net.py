@@ -9,12 +9,14 @@ files and survival functions lives in :mod:`sksurv_tace.models.deep`.
 from __future__ import annotations
 
 import contextlib
+import re
+import sys
 
 import numpy as np
 import torch
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping, EpochScoring, GradientNormClipping, LRScheduler, ProgressBar
+from skorch.callbacks import EarlyStopping, EpochScoring, GradientNormClipping, LRScheduler, PrintLog, ProgressBar
 from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 from sksurv.metrics import concordance_index_censored
@@ -111,6 +113,28 @@ def training_callbacks(*, cuts, horizon, early_stopping, patience, gradient_clip
     return callbacks
 
 
+_ANSI_CODE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class EpochTable(PrintLog):
+    """skorch's table of epochs, coloured on a terminal only: a redirected log gets plain text."""
+
+    def format_row(self, row, key, color):
+        text = super().format_row(row, key, color)
+        return text if sys.stdout.isatty() else _ANSI_CODE.sub("", text)
+
+
+def drop_training_state(net) -> None:
+    """Keep what prediction needs (the module, the history); drop the optimizer and the callbacks.
+
+    The optimizer holds two moments per weight (AdamW), the LR scheduler references it and early
+    stopping keeps a copy of the best weights: together about 3x the network in a pickle.
+    """
+    net.optimizer_ = None
+    net.callbacks_ = []
+    net.callbacks = []  # the instances passed in hold the same state
+
+
 class SurvivalNet(NeuralNet):
     """skorch ``NeuralNet`` with the discrete-time loss, whole-batch loading, augmentation and CUDA extras.
 
@@ -138,6 +162,9 @@ class SurvivalNet(NeuralNet):
         if "callbacks_" not in self.cuda_dependent_attributes_:
             self.cuda_dependent_attributes_ = [*self.cuda_dependent_attributes_, "callbacks_"]
         return self
+
+    def get_default_callbacks(self):
+        return [(name, EpochTable if name == "print_log" else cb) for name, cb in super().get_default_callbacks()]
 
     def initialize_module(self):
         super().initialize_module()

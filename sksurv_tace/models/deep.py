@@ -31,26 +31,21 @@ from skorch.helper import SliceDict
 from sksurv.base import SurvivalAnalysisMixin
 from sksurv.functions import StepFunction
 
+from sksurv_tace._device import resolve_device
 from sksurv_tace._survival import survival_at_times
 from sksurv_tace._validation import check_clinical_columns, check_survival_target, row_labels
-from sksurv_tace.models._net import EventStratifiedSplit, SurvivalNet, survival_with_origin, training_callbacks
+from sksurv_tace.models._net import (
+    EventStratifiedSplit,
+    SurvivalNet,
+    drop_training_state,
+    survival_with_origin,
+    training_callbacks,
+)
 from sksurv_tace.models.clinical_branch import ClinicalBranch
 from sksurv_tace.models.nn import DEFAULT_CUTS, FusionNet, ImageOnlyNet, check_cuts, encode_survival
 from sksurv_tace.preprocessing.imaging import CTPreprocessor
 
 __all__ = ["CTSurvival", "FusionSurvival"]
-
-
-def _resolve_device(device) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        device = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or a torch.device; got {device!r}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={str(device)!r} but CUDA is not available here; use device='auto' or 'cpu'")
-    return str(device)
 
 
 @contextlib.contextmanager
@@ -159,7 +154,7 @@ class _DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
         image_columns = [preprocessor.image_column, preprocessor.mask_column]
         self._check_frame(X, image_columns)
         event, time = check_survival_target(y, n_samples=len(X), labels=row_labels(X))
-        device = _resolve_device(self.device)
+        device = resolve_device(self.device)
         self.cuts_ = self.unique_times_ = cuts
         self.image_columns_ = image_columns
         self.image_preprocessor_ = preprocessor.fit(X)
@@ -178,6 +173,8 @@ class _DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
         self.net_ = self._make_net(cuts, device, module_kwargs)
         with _seeded(self.random_state, device):
             self.net_.fit(SliceDict(**inputs), target)
+        if not self.save_optimizer:
+            drop_training_state(self.net_)
         self.history_ = self.net_.history
         return self
 
@@ -309,6 +306,11 @@ _COMMON_DOC = """
         Show a skorch progress bar over the batches of each epoch.
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Resolved in ``fit``: "auto" uses CUDA when available, else CPU.
+    save_optimizer : bool, default=False
+        Keep the optimizer's state and the training callbacks (LR scheduler, early stopping's copy
+        of the best weights) in ``net_`` after ``fit``, e.g. to go on training with
+        ``net_.partial_fit``. By default they are dropped, so that a saved model is about the size
+        of its network's weights (about three times that with them).
     random_state : int or None, default=None
         Seeds torch (weights, shuffling, augmentation, validation split) for the fit, inside a
         forked RNG; on CPU deterministic algorithms are switched on during the fit."""
@@ -378,6 +380,7 @@ class CTSurvival(_DeepSurvival):
         verbose=1,
         progress=False,
         device="auto",
+        save_optimizer=False,
         random_state=None,
     ):
         self.image_preprocessor = image_preprocessor
@@ -401,6 +404,7 @@ class CTSurvival(_DeepSurvival):
         self.verbose = verbose
         self.progress = progress
         self.device = device
+        self.save_optimizer = save_optimizer
         self.random_state = random_state
 
 
@@ -472,6 +476,7 @@ class FusionSurvival(_DeepSurvival):
         verbose=1,
         progress=False,
         device="auto",
+        save_optimizer=False,
         random_state=None,
     ):
         self.image_preprocessor = image_preprocessor
@@ -497,6 +502,7 @@ class FusionSurvival(_DeepSurvival):
         self.verbose = verbose
         self.progress = progress
         self.device = device
+        self.save_optimizer = save_optimizer
         self.random_state = random_state
 
     def fit(self, X, y):

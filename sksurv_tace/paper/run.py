@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from sksurv_tace import metrics
+from sksurv_tace._device import resolve_device
 from sksurv_tace._validation import check_survival_target, row_labels
 from sksurv_tace._version import __version__
 from sksurv_tace.models.clinical_cox import ClinicalCox
@@ -132,6 +133,7 @@ def reproduce(
     check_survival_target(y, n_samples=len(X), labels=row_labels(X))
     if not isinstance(repeats, int) or repeats < 1:
         raise ValueError(f"repeats must be a positive integer; got {repeats!r}")
+    resolve_device(device)  # device="cuda" without a GPU fails now, not after the radiomics
     clinical = clinical_columns(X)
     missing = X[clinical].isna().sum()
     if impute is None and missing.any():
