@@ -73,7 +73,10 @@ def _reproduce(args: argparse.Namespace) -> int:
     )  # fmt: skip
     comparison = result.tables["comparison"]
     print("\nValidation cohort, ours next to the paper:")
-    print(comparison.round(3).to_string(index=False))
+    print(comparison.round(3).astype(object).where(comparison.notna(), "").to_string(index=False))
+    if result.skipped:
+        reasons = sorted(set(result.skipped.values()))
+        print(f"\nNot run: {', '.join(result.skipped)} ({'; '.join(reasons)}); only {', '.join(result.models)} ran.")
     print(f"\nReport: {out / 'report.html'} (also report.md, tables as CSV, figures/, results.json, models/)")
     return 0
 
@@ -96,9 +99,13 @@ def _fit(args: argparse.Namespace) -> int:
     out = _new_output(args)
     X, y = _load_cohort(args)
     models = paper_models(quick=args.quick, device=args.device, random_state=args.seed, **cohort_options(X))
+    if args.model not in MODEL_NAMES:
+        raise ValueError(f"unknown model {args.model!r}; the models are {', '.join(MODEL_NAMES)}")
     if args.model not in models:
-        available = [m for m in MODEL_NAMES if m in models]
-        raise ValueError(f"model {args.model!r} cannot be fitted on this cohort; available: {available}")
+        raise ValueError(
+            f"{args.model} needs CT images: the manifest has no 'ct' and 'mask' columns (models for it: "
+            f"{', '.join(m for m in MODEL_NAMES if m in models)})"
+        )
     print(f"Fitting {args.model} on {len(X)} patients ...")
     model = models[args.model].fit(X, y)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -112,7 +119,16 @@ def _predict(args: argparse.Namespace) -> int:
     import pandas as pd
 
     out = _new_output(args)
-    model = joblib.load(args.model)
+    try:
+        model = joblib.load(args.model)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # joblib/pickle raise many types on a file that is not a saved model
+        raise ValueError(
+            f"--model {args.model} is not a model saved by 'sksurv-tace fit' ({type(exc).__name__}: {exc})"
+        ) from None
+    if not (hasattr(model, "predict") and hasattr(model, "predict_survival_at")):
+        raise ValueError(f"--model {args.model} holds a {type(model).__name__}, not a survival model of sksurv_tace")
     X, _ = _load_cohort(args)
     years = [365.0, 730.0, 1095.0]
     survival = model.predict_survival_at(X, years)
@@ -247,8 +263,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError) as exc:
-        print(f"sksurv-tace {args.command}: error: {exc}", file=sys.stderr)
+        print(f"sksurv-tace {args.command}: error: {_command_line_spelling(str(exc))}", file=sys.stderr)
         return 2
+
+
+#: Python spellings in the library's messages -> the command line's, so a CLI user reads one language.
+_SPELLINGS = {"impute='median'": "--impute median", "quick=True": "--quick", "device='cpu'": "--device cpu",
+              "'auto' or 'cpu'": "--device auto or --device cpu", "overwrite=True": "--overwrite"}  # fmt: skip
+
+
+def _command_line_spelling(message: str) -> str:
+    for python, command_line in _SPELLINGS.items():
+        message = message.replace(python, command_line)
+    return message
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ def test_fit_predict_evaluate(tmp_path, capsys):
     assert "Harrell's C-index" in capsys.readouterr().out
     # an image model on a cohort without images, an existing output file: errors in words
     assert main(["fit", "--manifest", manifest, "--model", "FusionSurvival", "--out", str(tmp_path / "f")]) == 2
-    assert "cannot be fitted on this cohort" in capsys.readouterr().err
+    assert "FusionSurvival needs CT images" in capsys.readouterr().err
     assert main(["predict", "--manifest", manifest, "--model", model, "--out", predictions]) == 2
     assert "already exists" in capsys.readouterr().err
 
@@ -57,12 +57,17 @@ def test_reproduce_on_a_manifest_without_images(tmp_path, capsys):
     out = tmp_path / "report"
     # missing clinical values are refused in words, nothing is written
     assert main(["reproduce", "--manifest", str(manifest), "--out", str(out)]) == 2
-    assert "missing clinical values: response (6)" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "missing clinical values (response (6: " in err and "--impute median" in err and "impute=" not in err
+    missing_patients = X.loc[X["response"].isna(), "patient_id"].astype(str).tolist()
+    assert missing_patients[0] in err  # the patients are named
     assert not out.exists()
     args = ["reproduce", "--manifest", str(manifest), "--out", str(out), "--impute", "median", "--n-bootstrap", "50"]
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "[skip] FusionSurvival" in printed and "ClinicalCox" in printed
+    assert "Not run: FusionSurvival" in printed and "only ClinicalCox ran" in printed
+    assert " NaN" not in printed
     assert (out / "report.html").exists() and (out / "table4.csv").exists()
     assert pd.read_csv(out / "table4.csv")["model"].unique().tolist() == ["ClinicalCox"]
 
@@ -78,3 +83,22 @@ def test_device_cuda_without_a_gpu_is_refused_before_any_work(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "CUDA is not available" in err[0] and "Traceback" not in err[0]
     assert not (out / "cohort").exists()  # refused before the cohort was written
+
+
+def test_cli_messages_are_one_line_with_exit_code_2(tmp_path, capsys):
+    from sksurv_tace.datasets.synthetic import make_tace_cohort
+
+    make_tace_cohort(60, path=tmp_path / "cohort", with_images=False, random_state=0)
+    manifest = str(tmp_path / "cohort" / "manifest.csv")
+    cases = {
+        "unknown model 'ClinicalCoxx'": ["fit", "--manifest", manifest, "--model", "ClinicalCoxx", "--out",
+                                         str(tmp_path / "a.joblib")],
+        "CTSurvival needs CT images": ["fit", "--manifest", manifest, "--model", "CTSurvival", "--out",
+                                       str(tmp_path / "b.joblib")],
+        "is not a model saved by 'sksurv-tace fit'": ["predict", "--manifest", manifest, "--model", manifest,
+                                                      "--out", str(tmp_path / "p.csv")],
+    }  # fmt: skip
+    for expected, argv in cases.items():
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and expected in err[0] and "Traceback" not in err[0], err

@@ -1,6 +1,6 @@
 """The paper's evaluation protocol as computation: split, fit, Tables 1-4, repeats (no file is written).
 
-:func:`run_protocol` is what ``sksurv-tace reproduce`` computes (DESIGN.md, "Evaluation protocol"): a
+:func:`run_protocol` is what ``sksurv-tace reproduce`` computes (``docs/reproduce.rst``): a
 seeded, event-stratified 8:2 split (:func:`split_cohort`); Table 1; Table 2 (uni- and multivariable Cox
 of the clinical factors); the models fitted on the training cohort; Table 3 (3-year TD AUC with 95% CI,
 accuracy, sensitivity, specificity, PPV and NPV at the training cohort's Youden cut-off); Table 4

@@ -21,7 +21,7 @@ import pandas as pd
 
 from sksurv_tace import metrics
 from sksurv_tace._device import resolve_device
-from sksurv_tace._validation import check_survival_target, row_labels
+from sksurv_tace._validation import check_survival_target, describe_rows, row_labels
 from sksurv_tace._version import __version__
 from sksurv_tace.models.clinical_cox import ClinicalCox
 from sksurv_tace.paper import plots
@@ -133,14 +133,21 @@ def reproduce(
     check_survival_target(y, n_samples=len(X), labels=row_labels(X))
     if not isinstance(repeats, int) or repeats < 1:
         raise ValueError(f"repeats must be a positive integer; got {repeats!r}")
-    resolve_device(device)  # device="cuda" without a GPU fails now, not after the radiomics
+    resolved = resolve_device(device)  # device="cuda" without a GPU fails now, not after the radiomics
     clinical = clinical_columns(X)
-    missing = X[clinical].isna().sum()
-    if impute is None and missing.any():
-        counts = ", ".join(f"{c} ({n})" for c, n in missing[missing > 0].items())
+    missing = X[clinical].isna()
+    if impute is None and missing.to_numpy().any():
+        labels = np.asarray(row_labels(X), dtype=object)
+        where = {c: missing[c].to_numpy() for c in clinical if missing[c].any()}
+        counts = "; ".join(f"{c} ({rows.sum()}: {describe_rows(labels, rows)})" for c, rows in where.items())
         raise ValueError(
-            f"the cohort has missing clinical values: {counts} patients. Drop those columns, or impute them "
-            "with impute='median' (--impute median on the command line), fitted on the training cohort"
+            f"the cohort has missing clinical values ({counts}). Drop those columns or patients, or impute them "
+            "with impute='median', fitted on the training cohort"
+        )
+    if not quick and resolved == "cpu" and models is None and cohort_options(X)["with_images"]:
+        log(
+            "[note] the paper's preset (ResNet-101 on 224 px, up to 60 epochs) on a CPU takes hours: "
+            "quick=True is the CPU preset, a GPU runs the paper's"
         )
     out = Path(out)
     (out / "figures").mkdir(parents=True, exist_ok=True)
