@@ -35,7 +35,8 @@ html_show_sourcelink = False
 autosummary_generate = False  # the API page documents every name with automodule; no generated stub files
 autodoc_member_order = "bysource"
 autodoc_typehints = "none"  # the numpydoc sections already give the types
-autodoc_default_options = {"members": True, "show-inheritance": False}
+# inherited members too (the deep models and the Cox models get predict/score from private bases), not BaseEstimator's
+autodoc_default_options = {"members": True, "inherited-members": "BaseEstimator,Module,Exception,_MetadataRequester,_SetOutputMixin", "show-inheritance": False}
 
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
