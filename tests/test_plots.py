@@ -153,12 +153,16 @@ def test_risk_groups_against_lifelines(cohort):
     ticks = [0, 12, 24, 36, 48, 60]
     fig = P.plot_risk_groups(groups, times_at_risk=ticks)
     ax, tab = fig.axes
-    assert len(ax.get_lines()) == 2 and len(ax.collections) == 2  # curves and CI bands
+    assert len(ax.get_lines()) == 4 and len(ax.collections) == 2  # curves, censoring marks and CI bands
     high = r >= cut
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     for k, (label, mask) in enumerate((("low risk", ~high), ("high risk", high))):
         kmf = KaplanMeierFitter().fit(y["time"][mask], y["event"][mask])
         et = kmf.event_table
+        censored = et.index[(et["censored"] > 0) & (et.index > 0)].to_numpy(dtype=float)
+        marks = ax.get_lines()[2 * k + 1]
+        np.testing.assert_allclose(marks.get_xdata(), censored / MONTH)
+        np.testing.assert_allclose(marks.get_ydata(), kmf.survival_function_at_times(censored).to_numpy())
         expected = [str(int(et.loc[et.index >= t * MONTH, "at_risk"].iloc[0])) for t in ticks]
         row = [t for t in tab.texts if t.get_position()[1] == k]
         assert [t.get_text() for t in sorted(row, key=lambda t: t.get_position()[0])] == expected

@@ -173,6 +173,10 @@ def plot_risk_groups(
         label = f"{row['group']} (n={row['n']}): {_median_text(row, scale, time_unit)}"
         ax.step(t, s, where="post", color=color, lw=1.8, label=label)
         ax.fill_between(t, lo, hi, step="post", color=color, alpha=0.18, lw=0)
+        if groups.at_risk is not None:  # censoring marks: "+" on the curve at each censored time
+            table = groups.at_risk[(groups.at_risk["group"] == row["group"]) & (groups.at_risk["censored"] > 0)]
+            at = table["time"].to_numpy() / scale
+            ax.plot(at, s[np.searchsorted(t, at, side="right") - 1], "+", color=color, ms=6, mew=1.2)
     p = groups.p_value
     p_text = "Log-rank p < 0.001" if p < 0.001 else f"Log-rank p = {p:.3f}"
     ax.text(0.98, 0.97, p_text, transform=ax.transAxes, ha="right", va="top", fontsize="medium")
@@ -181,7 +185,8 @@ def plot_risk_groups(
     ax.set_ylabel("Overall survival probability")
     fig.suptitle(title or "Overall survival by risk group")
     ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.01), fontsize="small", frameon=False, borderaxespad=0,
-              title=f"Median OS, {time_unit} (95% CI)", title_fontsize="small", alignment="left")  # fmt: skip
+              title=f"Median OS, {time_unit} (95% CI); + censored", title_fontsize="small",
+              alignment="left")  # fmt: skip
     ax.grid(alpha=0.3)
     ax.set_xlabel(f"Time since treatment ({time_unit})")
     if not show_at_risk:

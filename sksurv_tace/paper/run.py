@@ -254,6 +254,7 @@ def _figures(run: ProtocolResult, X_va, y_tr, y_va, horizon, out) -> dict:
     fitted, tables, cutoffs = run.fitted, run.tables, run.cutoffs
     risk_tr, risk_va, surv_va = run.risk_train, run.risk_validation, run.survival_validation
     fig_dir = out / "figures"
+    label = plots.horizon_label(horizon)
     figures = {}
 
     def note(text):
@@ -276,7 +277,10 @@ def _figures(run: ProtocolResult, X_va, y_tr, y_va, horizon, out) -> dict:
         except ValueError as exc:  # e.g. a model that predicts the same survival for everyone
             note(f"Calibration of {name} not shown: {exc}")
     if calibration:
-        save("calibration_validation", plots.plot_calibration(calibration))
+        save(
+            "calibration_validation",
+            plots.plot_calibration(calibration, title=f"{label} calibration, validation cohort"),
+        )
     lead = REFERENCE if REFERENCE in fitted else next(iter(fitted))
     for cohort, y, risk in (("training", y_tr, risk_tr[lead]), ("validation", y_va, risk_va[lead])):
         try:
@@ -286,7 +290,10 @@ def _figures(run: ProtocolResult, X_va, y_tr, y_va, horizon, out) -> dict:
             continue
         save(f"km_{cohort}", plots.plot_risk_groups(groups, title=f"{lead}, {cohort} cohort"))
     dca = metrics.decision_curve(y_va, {name: 1 - s for name, s in surv_va.items()}, horizon)
-    save("decision_curve_validation", plots.plot_decision_curve(dca))
+    save(
+        "decision_curve_validation",
+        plots.plot_decision_curve(dca, horizon=horizon, title=f"{label} decision curves, validation cohort"),
+    )
     if len(risk_va) > 1:
         matrix = metrics.pairwise_td_auc_tests(y_va, risk_va, horizon)
         tables["auc_pvalues"] = matrix.reset_index(names="model")
@@ -294,7 +301,9 @@ def _figures(run: ProtocolResult, X_va, y_tr, y_va, horizon, out) -> dict:
     save("c_index", plots.plot_c_index(tables["table4"]))
     for model in ("multi", "uni"):
         try:
-            save("hazard_ratios", plots.plot_hazard_ratios(tables["table2"], model=model))
+            stage = "Multivariable" if model == "multi" else "Univariable"
+            title = f"{stage} Cox model of the clinical factors, training cohort"
+            save("hazard_ratios", plots.plot_hazard_ratios(tables["table2"], model=model, title=title))
             break
         except ValueError as exc:  # no Cox model of that stage converged on this cohort
             note(f"Hazard-ratio plot ({model}variable Cox): {exc}")
