@@ -170,8 +170,8 @@ def plot_grad_cam(
     >>> model = CTSurvival(image_preprocessor=CTPreprocessor(image_size=32), max_epochs=1, verbose=0,
     ...                    random_state=0).fit(X, y)
     >>> fig = plot_grad_cam(model, X.iloc[:3])
-    >>> len(fig.axes)
-    3
+    >>> len(fig.axes)  # three patients and the colour bar
+    4
     """
     from matplotlib.figure import Figure
 
@@ -197,8 +197,17 @@ def plot_grad_cam(
         heat = heatmaps[i]
         peak = heat.max()
         ax.imshow(heat / peak if peak > 0 else heat, cmap=cmap, alpha=alpha, vmin=0.0, vmax=1.0)
+        if peak <= 0:  # relu removed everything: no region of this ROI raises the predicted risk
+            ax.text(0.5, 0.06, "no region raises the risk", transform=ax.transAxes, ha="center", va="bottom",
+                    fontsize=7, color="white", bbox={"facecolor": "black", "alpha": 0.6, "lw": 0})  # fmt: skip
         if show_mask and masks[i].any():
             ax.contour(masks[i].astype(float), levels=[0.5], colors="white", linewidths=0.8)
         ax.set_title(titles[i], fontsize=8)
         ax.set_axis_off()
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    bar = fig.colorbar(ScalarMappable(Normalize(0.0, 1.0), cmap=cmap), ax=fig.axes, shrink=0.8, aspect=30)
+    bar.set_label("Grad-CAM / the patient's peak", fontsize=8)
+    bar.ax.tick_params(labelsize=7)
     return fig

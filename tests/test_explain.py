@@ -81,9 +81,12 @@ def test_plot_grad_cam_returns_figure(ct_model, cohort):
     X, _ = cohort
     fig = plot_grad_cam(ct_model, X.iloc[:5], n_cols=3)
     assert isinstance(fig, Figure)
-    assert len(fig.axes) == 5
+    assert len(fig.axes) == 6  # five panels and the colour bar
+    assert "Grad-CAM" in fig.axes[-1].get_ylabel()
     assert fig.axes[0].get_title().startswith(str(X["patient_id"].iloc[0]))
     assert len(fig.axes[0].images) == 2  # CT and heat map
+    flat = plot_grad_cam(ct_model, X.iloc[:2], heatmaps=np.zeros((2, 64, 64)))
+    assert "no region raises the risk" in [t.get_text() for t in flat.axes[0].texts]
 
 
 def test_bad_input(ct_model, cohort):

@@ -241,7 +241,12 @@ def _grad_cam_examples(model, X_va, y_va, risk_va, cutoff, horizon) -> pd.DataFr
     wrong = np.flatnonzero((died_early & ~high) | (survived & high))
     if wrong.size:
         picks["mispredicted"] = wrong[np.argmax(np.abs(risk_va[wrong] - cutoff))]
-    return pd.DataFrame({"title": list(picks), "position": list(picks.values())})
+    titles = []
+    ids = X_va["patient_id"].astype(str).to_numpy() if "patient_id" in X_va else X_va.index.astype(str).to_numpy()
+    for title, k in picks.items():
+        outcome = "died" if event[k] else "censored"
+        titles.append(f"{title}\n{ids[k]}: {outcome} at {time_[k] / 30.44:.0f} months, risk {risk_va[k]:.2f}")
+    return pd.DataFrame({"title": titles, "position": list(picks.values())})
 
 
 def _figures(run: ProtocolResult, X_va, y_tr, y_va, horizon, out) -> dict:
