@@ -113,3 +113,26 @@ def test_real_hcc_tace_seg_table(tmp_path):
     result = reproduce(X, y, out=tmp_path / "o", impute="median", n_bootstrap=50, log=lambda line: None)
     assert list(result.tables["table4"]["model"].unique()) == ["ClinicalCox"]
     assert result.results["n_patients"] == 105
+
+
+def test_results_json_holds_settings_versions_and_every_reported_number(clinical_run):
+    from lifelines.statistics import logrank_test
+    from sksurv.metrics import brier_score
+
+    X, y, _, result = clinical_run
+    results = json.loads((result.out / "results.json").read_text(encoding="utf-8"))
+    assert results["n_bootstrap"] == result.results["n_bootstrap"] > 0
+    assert results["packages"]["scikit-survival"] and results["packages"]["numpy"]
+    assert "p_univariate" in results["model_settings"]["ClinicalCox"]
+    validation = X["patient_id"].isin(results["validation_patients"]).to_numpy()
+    y_va, y_tr = y[validation], y[~validation]
+    surv = result.models["ClinicalCox"].predict_survival_at(X[validation], [1095.0])[:, 0]
+    calibration = {row["model"]: row for row in results["tables"]["calibration"]}["ClinicalCox"]
+    expected = brier_score(y_tr, y_va, surv[:, None], [1095.0])[1][0]
+    assert calibration["brier"] == pytest.approx(expected)
+    assert calibration["slope"] is None or np.isfinite(calibration["slope"])
+    groups = [r for r in results["tables"]["risk_groups"] if r["cohort"] == "validation"]
+    assert {r["group"] for r in groups} == {"low risk", "high risk"}
+    high = result.models["ClinicalCox"].predict(X[validation]) >= groups[0]["cutoff"]
+    lifelines_p = logrank_test(y_va["time"][high], y_va["time"][~high], y_va["event"][high], y_va["event"][~high])
+    assert groups[0]["log_rank_p"] == pytest.approx(lifelines_p.p_value, rel=1e-6)

@@ -173,7 +173,8 @@ def reproduce(
                        random_state=random_state, repeats=repeats, truth=truth, log=log)  # fmt: skip
     log("[figures] ROC, calibration, Kaplan–Meier, decision curves, p-value matrix, Grad-CAM")
     figures = _figures(run, X.iloc[run.validation], y[run.train], y[run.validation], horizon, out)
-    settings = dict(cohort=cohort_name, horizon_days=horizon, quick=quick, device=device, random_state=random_state)
+    settings = dict(cohort=cohort_name, horizon_days=horizon, quick=quick, device=device, random_state=random_state,
+                    n_bootstrap=n_bootstrap)  # fmt: skip
     results = _results(run, X, figures, out, skipped=skipped, **settings)
     results["seconds"] = time.perf_counter() - started
     _write(out, run, figures, results)
@@ -181,7 +182,23 @@ def reproduce(
     return ReproduceResult(run.tables, figures, results, run.fitted, out, skipped)
 
 
-def _results(run: ProtocolResult, X, figures, out, *, cohort, horizon_days, quick, device, random_state, skipped):
+def _package_versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    names = ("numpy", "pandas", "scipy", "scikit-learn", "scikit-survival", "lifelines", "torch", "torchvision",
+             "skorch", "SimpleITK", "pyradiomics-bhklab", "matplotlib")  # fmt: skip
+    found = {}
+    for name in names:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def _results(
+    run: ProtocolResult, X, figures, out, *, cohort, horizon_days, quick, device, random_state, n_bootstrap, skipped
+):
     """Everything ``results.json`` holds."""
     ids = X["patient_id"].to_numpy() if "patient_id" in X else np.arange(len(X))
     return {
@@ -194,7 +211,12 @@ def _results(run: ProtocolResult, X, figures, out, *, cohort, horizon_days, quic
         "quick": quick,
         "device": device,
         "random_state": random_state,
+        "n_bootstrap": n_bootstrap,
         "machine": f"{platform.machine()}, Python {platform.python_version()}",
+        "packages": _package_versions(),
+        "model_settings": {
+            name: {k: repr(v) for k, v in model.get_params(deep=False).items()} for name, model in run.fitted.items()
+        },
         "fit_seconds": run.fit_seconds,
         "youden_cutoffs": run.cutoffs,
         "skipped": skipped,
@@ -281,6 +303,14 @@ def _figures(run: ProtocolResult, X_va, y_tr, y_va, horizon, out) -> dict:
             calibration[name] = metrics.calibration_at_horizon(y_va, s, horizon)
         except ValueError as exc:  # e.g. a model that predicts the same survival for everyone
             note(f"Calibration of {name} not shown: {exc}")
+    tables["calibration"] = pd.DataFrame(
+        [
+            dict(model=name, brier=metrics.brier_at(y_va, s, horizon, y_train=y_tr),
+                 **{k: getattr(calibration[name], k, np.nan) if name in calibration else np.nan
+                    for k in ("slope", "intercept", "ici", "e50", "e90")})
+            for name, s in surv_va.items()
+        ]
+    )  # fmt: skip
     if calibration:
         save(
             "calibration_validation",
@@ -294,6 +324,8 @@ def _figures(run: ProtocolResult, X_va, y_tr, y_va, horizon, out) -> dict:
             note(f"Kaplan–Meier {cohort}: {exc}")
             continue
         save(f"km_{cohort}", plots.plot_risk_groups(groups, title=f"{lead}, {cohort} cohort"))
+        summary = groups.summary.assign(model=lead, cohort=cohort, cutoff=cutoffs[lead], log_rank_p=groups.p_value)
+        tables["risk_groups"] = pd.concat([tables.get("risk_groups"), summary], ignore_index=True)
     dca = metrics.decision_curve(y_va, {name: 1 - s for name, s in surv_va.items()}, horizon)
     save(
         "decision_curve_validation",
