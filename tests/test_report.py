@@ -39,3 +39,21 @@ def test_fisher_for_small_2x2():
 def test_bad_input():
     with pytest.raises(ValueError, match="groups has 2 entries"):
         baseline_table(pd.DataFrame({"a": [1.0, 2.0, 3.0]}), groups=["x", "y"])
+
+
+def test_median_follow_up_is_the_reverse_kaplan_meier_median():
+    from lifelines import KaplanMeierFitter
+    from sksurv.util import Surv
+
+    from sksurv_tace.paper.report import FOLLOW_UP
+
+    rng = np.random.default_rng(3)
+    time = rng.exponential(700, 90).round() + 1
+    event = rng.random(90) < 0.6
+    X = pd.DataFrame({"age": rng.normal(60, 10, 90)})
+    groups = np.array(["Training"] * 70 + ["Validation"] * 20)
+    table = baseline_table(X, Surv.from_arrays(event, time), groups=groups).set_index("variable")
+    for group, mask in (("Training", groups == "Training"), ("Validation", groups == "Validation")):
+        reverse = KaplanMeierFitter().fit(time[mask], ~event[mask]).median_survival_time_
+        assert table.loc[FOLLOW_UP, f"{group} (n={mask.sum()})"] == f"{reverse:.0f}"
+    assert "observed time (days)" in table.index

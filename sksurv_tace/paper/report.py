@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy import stats
+from sksurv.nonparametric import kaplan_meier_estimator
 
 from sksurv_tace.paper.formatting import format_p
 from sksurv_tace.preprocessing.clinical import clinical_columns, is_categorical
@@ -40,7 +41,9 @@ def baseline_table(X: pd.DataFrame, y=None, *, groups=None, columns=None) -> pd.
     X : DataFrame
         One row per patient. ``patient_id``, ``ct`` and ``mask`` are skipped.
     y : structured array, optional
-        Survival target; adds the number of deaths and the follow-up time (days).
+        Survival target; adds the number of deaths, the observed times (days) and the median
+        follow-up by the reverse Kaplan–Meier method (censoring as the event), the usual
+        follow-up summary (the median observed time understates it when many patients died).
     groups : array-like of shape (n_samples,), optional
         Group label of each patient (e.g. "Training"/"Validation").
     columns : list of str, optional
@@ -66,7 +69,7 @@ def baseline_table(X: pd.DataFrame, y=None, *, groups=None, columns=None) -> pd.
             raise ValueError(f"y has {len(y)} rows but X has {len(X)}")
         names = y.dtype.names
         data["deaths"] = pd.Categorical(np.where(y[names[0]], "Yes", "No"), categories=["No", "Yes"])
-        data["follow-up (days)"] = np.asarray(y[names[1]], dtype=float)
+        data["observed time (days)"] = np.asarray(y[names[1]], dtype=float)
     columns = list(columns) if columns is not None else clinical_columns(data)
     if groups is None:
         labels = np.array(["All"] * len(data), dtype=object)
@@ -103,7 +106,25 @@ def baseline_table(X: pd.DataFrame, y=None, *, groups=None, columns=None) -> pd.
             elif len(order) > 2 and all(len(v) for v in values):
                 p, test = float(stats.kruskal(*values).pvalue), "Kruskal–Wallis"
             rows.append({"variable": column, "level": "", **cells, "p": p, "test": test})
+    if y is not None:
+        event, time = np.asarray(y[names[0]], dtype=bool), np.asarray(y[names[1]], dtype=float)
+        cells = {
+            h: _median_follow_up(event[labels == g], time[labels == g]) for g, h in zip(order, headers, strict=True)
+        }
+        rows.append({"variable": FOLLOW_UP, "level": "", **cells, "p": np.nan, "test": ""})
     return pd.DataFrame(rows, columns=["variable", "level", *headers, "p", "test"])
+
+
+#: Table 1's row of the median follow-up (reverse Kaplan–Meier: censoring is the event).
+FOLLOW_UP = "median follow-up, days (reverse Kaplan–Meier)"
+
+
+def _median_follow_up(event: np.ndarray, time: np.ndarray) -> str:
+    if len(time) == 0 or event.all():
+        return ""
+    times, censoring_free = kaplan_meier_estimator(~event, time)
+    below = np.flatnonzero(censoring_free <= 0.5)
+    return f"{times[below[0]]:.0f}" if below.size else f"not reached (> {times[-1]:.0f})"
 
 
 def _fmt(value, digits=3) -> str:
