@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from sksurv_tace._validation import check_survival_target, row_labels
@@ -32,7 +35,7 @@ class ClinicalBranch(TransformerMixin, BaseEstimator):
         :func:`~sksurv_tace.preprocessing.clinical_columns` (never ``patient_id`` nor an image column).
     select : bool, default=True
         Screen the encoded factors by univariate -> multivariable Cox; False keeps them all.
-    p_univariate, p_multivariable : float, default=0.05
+    p_univariate, p_multivariable : float in (0, 1], default=0.05
         Thresholds of the screen.
     ties : {"efron"}, default="efron"
         Tie handling of the screen's Cox fits.
@@ -60,6 +63,15 @@ class ClinicalBranch(TransformerMixin, BaseEstimator):
     >>> branch.transform(X).shape == (120, len(branch.selected_features_))
     True
     """
+
+    # the clinical-table parameters are checked by ClinicalPreprocessor
+    _parameter_constraints: dict = {
+        "select": ["boolean"],
+        "p_univariate": [Interval(Real, 0, 1, closed="right")],
+        "p_multivariable": [Interval(Real, 0, 1, closed="right")],
+        "ties": [StrOptions({"efron"})],
+        "scale": ["boolean"],
+    }
 
     def __init__(
         self,
@@ -108,6 +120,7 @@ class ClinicalBranch(TransformerMixin, BaseEstimator):
         -------
         self
         """
+        self._validate_params()
         if not isinstance(X, pd.DataFrame):
             raise ValueError(f"X must be a pandas DataFrame of clinical columns; got {type(X).__name__}")
         check_survival_target(y, n_samples=len(X), labels=row_labels(X))

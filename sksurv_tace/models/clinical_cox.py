@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import warnings
+from numbers import Integral, Real
+
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 from sksurv.linear_model import CoxPHSurvivalAnalysis
 
 from sksurv_tace._validation import check_clinical_columns, check_survival_target, row_labels
 from sksurv_tace.models._cox_base import _CoxBase
 from sksurv_tace.models.clinical_branch import ClinicalBranch
-from sksurv_tace.preprocessing.cox_screen import _check_ties
+from sksurv_tace.preprocessing.cox_screen import _check_ties, infinite_coefficients
 
 __all__ = ["ClinicalCox"]
 
@@ -22,17 +27,23 @@ class ClinicalCox(_CoxBase):
     data only) and fits scikit-survival's
     :class:`~sksurv.linear_model.CoxPHSurvivalAnalysis` on the selected columns.
 
+    A final fit that does not converge, or whose coefficient may be infinite (R's ``coxph`` check,
+    :func:`~sksurv_tace.preprocessing.cox_screen.infinite_coefficients`: the selected factors separate the
+    deaths from the survivors), raises a :class:`lifelines.exceptions.ConvergenceWarning` naming the
+    columns; the model still predicts (it ranks patients along the diverging direction), and ``alpha > 0``
+    gives finite coefficients.
+
     Parameters
     ----------
     columns, categorical, reference_levels, log_transform, impute
         Passed to :class:`ClinicalPreprocessor`.
-    p_univariate, p_multivariable : float, default=0.05
+    p_univariate, p_multivariable : float in (0, 1], default=0.05
         Thresholds of :class:`CoxFeatureSelector` (tunable with ``GridSearchCV``).
     ties : {"efron"}, default="efron"
         Tie handling of the screen and of the final Cox model.
-    alpha : float, default=0
+    alpha : float >= 0, default=0
         Ridge penalty of :class:`~sksurv.linear_model.CoxPHSurvivalAnalysis`.
-    n_iter : int, default=100
+    n_iter : int >= 1, default=100
         Maximum Newton-Raphson iterations of the final model.
 
     Attributes
@@ -63,6 +74,15 @@ class ClinicalCox(_CoxBase):
     >>> model.predict_survival_at(X.iloc[:2], [26.0, 52.0]).shape
     (2, 2)
     """
+
+    # `ties` is checked by _check_ties (which explains why only "efron"); the clinical-table parameters by
+    # ClinicalPreprocessor
+    _parameter_constraints: dict = {
+        "p_univariate": [Interval(Real, 0, 1, closed="right")],
+        "p_multivariable": [Interval(Real, 0, 1, closed="right")],
+        "alpha": [Interval(Real, 0, np.inf, closed="left")],
+        "n_iter": [Interval(Integral, 1, None, closed="left")],
+    }
 
     def __init__(
         self,
@@ -110,8 +130,9 @@ class ClinicalCox(_CoxBase):
         self
         """
         _check_ties(self.ties)
+        self._validate_params()
         check_clinical_columns(X, [])
-        check_survival_target(y, n_samples=len(X), labels=row_labels(X))
+        event, time = check_survival_target(y, n_samples=len(X), labels=row_labels(X))
         self.clinical_ = ClinicalBranch(
             columns=self.columns,
             categorical=self.categorical,
@@ -129,13 +150,46 @@ class ClinicalCox(_CoxBase):
         self.selector_ = self.clinical_.selector_
         self.selected_features_ = list(self.clinical_.selected_features_)
         self.summary_ = self.clinical_.summary_
+        design = self.clinical_.transform(X).to_numpy()
         self.model_ = CoxPHSurvivalAnalysis(alpha=self.alpha, ties=self.ties, n_iter=self.n_iter)
-        self.model_.fit(self.clinical_.transform(X).to_numpy(), y)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", SklearnConvergenceWarning)
+            self.model_.fit(design, y)
+        self._check_convergence(design, event, time, caught)
         self.coef_ = self.model_.coef_
         self.unique_times_ = self.model_.unique_times_
         self.feature_names_in_ = self.preprocessor_.feature_names_in_
         self.n_features_in_ = self.preprocessor_.n_features_in_
         return self
+
+    def _check_convergence(self, design, event, time, caught) -> None:
+        """Re-raise the final fit's convergence problems as ConvergenceWarnings naming the columns."""
+        from lifelines.exceptions import ConvergenceWarning
+
+        columns = self.selected_features_
+        for record in caught:
+            if issubclass(record.category, SklearnConvergenceWarning):
+                warnings.warn(
+                    f"ClinicalCox: the final Cox model on {columns} did not converge in n_iter={self.n_iter} "
+                    f"Newton-Raphson steps ({record.message}); its coefficients are the last iterate",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
+            else:
+                warnings.warn_explicit(record.message, record.category, record.filename, record.lineno)
+        infinite = infinite_coefficients(design, event, time, self.model_.coef_, ridge=self.alpha)
+        if infinite.any():
+            names = [c for c, inf in zip(columns, infinite, strict=True) if inf]
+            coef = ", ".join(f"{c!r}: {b:.3g}" for c, b in zip(columns, self.model_.coef_, strict=True) if c in names)
+            warnings.warn(
+                f"ClinicalCox: in the final Cox model on {columns} the coefficient(s) of {names} may be infinite "
+                f"(the fit stopped at {coef}): the partial likelihood still rises as they grow (monotone "
+                "likelihood, e.g. the factors separate the deaths from the survivors), so their hazard ratios "
+                "are not estimable; predictions rank patients along the diverging direction; alpha > 0 "
+                "(ridge) gives finite coefficients",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
 
     def _design(self, X) -> np.ndarray:
         check_is_fitted(self, "model_")

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 from sksurv.linear_model import CoxPHSurvivalAnalysis
+from sksurv.util import Surv
 
 from sksurv_tace._validation import check_clinical_columns, check_survival_target, row_labels
 from sksurv_tace.models._cox_base import _CoxBase
 from sksurv_tace.models.clinical_branch import ClinicalBranch
 from sksurv_tace.models.deep import CTSurvival
+from sksurv_tace.preprocessing.cox_screen import cox_table
 
 __all__ = ["CNNCox"]
 
@@ -30,9 +35,12 @@ class CNNCox(_CoxBase):
     score is a survival probability, its hazard ratio per unit is below 1 when the network
     discriminates (the paper reports HR 0.14).
 
-    ``summary_`` (HR, 95% CI, p) comes from lifelines' ``CoxPHFitter``; predictions from
-    scikit-survival's :class:`~sksurv.linear_model.CoxPHSurvivalAnalysis` with the same Efron
-    likelihood.
+    ``summary_`` (HR, 95% CI, p) comes from lifelines' ``CoxPHFitter`` (the multivariable model of
+    :func:`~sksurv_tace.preprocessing.cox_table`); predictions from scikit-survival's
+    :class:`~sksurv.linear_model.CoxPHSurvivalAnalysis` with the same Efron likelihood. A covariate whose
+    coefficient may be infinite (e.g. a network score that orders every death before every survivor on the
+    training patients: a monotone likelihood) gets NaN in ``summary_`` and a
+    :class:`lifelines.exceptions.ConvergenceWarning` naming it; ``alpha > 0`` gives finite estimates.
 
     Parameters
     ----------
@@ -44,7 +52,7 @@ class CNNCox(_CoxBase):
         unfitted ``cnn``, so keep ``prefit=False`` inside cross-validation).
     select_clinical : bool, default=True
         Screen clinical factors with :class:`~sksurv_tace.preprocessing.CoxFeatureSelector`; False keeps all.
-    p_univariate, p_multivariable : float, default=0.05
+    p_univariate, p_multivariable : float in (0, 1], default=0.05
         Thresholds of the screen.
     clinical_columns : list of str or None, default=None
         Clinical columns; None uses every column except ``patient_id`` and the CNN's image columns.
@@ -52,7 +60,7 @@ class CNNCox(_CoxBase):
         Passed to :class:`~sksurv_tace.preprocessing.ClinicalPreprocessor`.
     impute : {None, "median", "most_frequent"}, default=None
         Passed to :class:`~sksurv_tace.preprocessing.ClinicalPreprocessor`: None raises on a missing clinical value.
-    alpha : float, default=0.0
+    alpha : float >= 0, default=0.0
         Ridge penalty ``alpha / 2 * ||b||^2`` of the scikit-survival fit; lifelines gets
         ``penalizer = alpha / n``, the same penalty but on standardised columns, so with ``alpha > 0``
         ``summary_`` and ``coef_`` differ slightly (they agree for ``alpha=0``).
@@ -89,6 +97,15 @@ class CNNCox(_CoxBase):
     >>> list(model.summary_.columns)
     ['coef', 'HR', 'HR_lower', 'HR_upper', 'p']
     """
+
+    # cnn is checked when fitted; the clinical-table parameters by ClinicalPreprocessor
+    _parameter_constraints: dict = {
+        "prefit": ["boolean"],
+        "select_clinical": ["boolean"],
+        "p_univariate": [Interval(Real, 0, 1, closed="right")],
+        "p_multivariable": [Interval(Real, 0, 1, closed="right")],
+        "alpha": [Interval(Real, 0, np.inf, closed="left")],
+    }
 
     def __init__(
         self,
@@ -139,6 +156,7 @@ class CNNCox(_CoxBase):
         -------
         self
         """
+        self._validate_params()
         check_clinical_columns(X, [])
         event, time = check_survival_target(y, n_samples=len(X), labels=row_labels(X))
         if self.prefit:
@@ -172,23 +190,25 @@ class CNNCox(_CoxBase):
         return self
 
     def _lifelines_summary(self, frame: pd.DataFrame, event, time) -> pd.DataFrame:
-        from lifelines import CoxPHFitter
-
-        data = frame.assign(_time=time, _event=event.astype(int))
         # scikit-survival adds alpha/2 * ||b||^2 to -loglik, lifelines n * penalizer/2 * ||b||^2; lifelines
         # penalises the coefficients of standardised columns, so with alpha > 0 the two fits differ slightly
-        penalizer = self.alpha / len(frame)
-        cph = CoxPHFitter(penalizer=penalizer).fit(data, duration_col="_time", event_col="_event")
-        s = cph.summary
+        table = cox_table(
+            frame,
+            Surv.from_arrays(event, time),
+            groups={c: [c] for c in frame.columns},
+            penalizer=self.alpha / len(frame),
+            univariable=False,
+        )
         return pd.DataFrame(
             {
-                "coef": s["coef"],
-                "HR": s["exp(coef)"],
-                "HR_lower": s["exp(coef) lower 95%"],
-                "HR_upper": s["exp(coef) upper 95%"],
-                "p": s["p"],
-            }
-        ).rename_axis("feature")
+                "coef": table["coef_multi"].to_numpy(),
+                "HR": table["HR_multi"].to_numpy(),
+                "HR_lower": table["HR_lower_multi"].to_numpy(),
+                "HR_upper": table["HR_upper_multi"].to_numpy(),
+                "p": table["p_multi"].to_numpy(),
+            },
+            index=pd.Index(list(frame.columns), name="feature"),
+        )
 
     def _design(self, X) -> np.ndarray:
         check_is_fitted(self, "model_")

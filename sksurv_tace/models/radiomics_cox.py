@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedKFold
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from sksurv.linear_model import CoxnetSurvivalAnalysis
 from sksurv.metrics import concordance_index_censored
@@ -82,21 +85,23 @@ class RadiomicsCox(_CoxBase):
     extractor : RadiomicsExtractor, optional
         Extracts features from the image/mask path columns of ``X`` (cloned in :meth:`fit`). ``None``: ``X``
         already is a numeric feature table.
-    corr_threshold : float, default=0.9
+    corr_threshold : float in (0, 1], default=0.9
         Of each pair of (z-scored) features with ``|Pearson r| > corr_threshold`` only the first, in column
         order, is kept (:func:`correlation_filter`).
-    alpha : float, optional
+    alpha : float > 0, optional
         LASSO penalty. ``None``: chosen by ``cv``-fold inner cross-validation on the training data, as the
         penalty of the path with the highest mean held-out Harrell's C among penalties that keep at least one
         feature (ties: the larger penalty).
-    n_alphas : int, default=50
+    n_alphas : int >= 1, default=50
         Length of the penalty path.
-    alpha_min_ratio : float or "auto", default=0.01
+    alpha_min_ratio : float in (0, 1) or "auto", default=0.01
         Smallest penalty of the path relative to the largest.
-    cv : int, default=5
+    cv : int >= 2, default=5
         Folds of the inner cross-validation (stratified by event).
-    max_iter : int, default=100000
-        Coordinate-descent iterations of :class:`~sksurv.linear_model.CoxnetSurvivalAnalysis`.
+    max_iter : int >= 1, default=100000
+        Coordinate-descent iterations of :class:`~sksurv.linear_model.CoxnetSurvivalAnalysis`. If the path or
+        the final model stops at ``max_iter`` before converging, a
+        :class:`~sklearn.exceptions.ConvergenceWarning` says so.
     random_state : int, optional
         Seed of the inner fold split.
 
@@ -134,6 +139,17 @@ class RadiomicsCox(_CoxBase):
     >>> "f0" in model.selected_features_
     True
     """
+
+    _parameter_constraints: dict = {
+        "extractor": [HasMethods(["fit_transform", "transform"]), None],
+        "corr_threshold": [Interval(Real, 0, 1, closed="right")],
+        "alpha": [Interval(Real, 0, np.inf, closed="neither"), None],
+        "n_alphas": [Interval(Integral, 1, None, closed="left")],
+        "alpha_min_ratio": [Interval(Real, 0, 1, closed="neither"), StrOptions({"auto"})],
+        "cv": [Interval(Integral, 2, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    }
 
     def __init__(
         self,
@@ -184,8 +200,7 @@ class RadiomicsCox(_CoxBase):
         -------
         self
         """
-        if not 0 < self.corr_threshold <= 1:
-            raise ValueError(f"corr_threshold must be in (0, 1]; got {self.corr_threshold!r}")
+        self._validate_params()
         event, time = check_survival_target(y, n_samples=len(X), labels=row_labels(X))
         if self.extractor is None:
             self.extractor_ = None
@@ -207,9 +222,7 @@ class RadiomicsCox(_CoxBase):
         path = CoxnetSurvivalAnalysis(
             l1_ratio=1.0, n_alphas=self.n_alphas, alpha_min_ratio=self.alpha_min_ratio, max_iter=self.max_iter
         )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            path.fit(z, y)
+        self._fit_coxnet(path, z, y, "the LASSO path")
         alphas = path.alphas_
         self.cv_scores_ = None
         if self.alpha is None:
@@ -229,9 +242,7 @@ class RadiomicsCox(_CoxBase):
         self.model_ = CoxnetSurvivalAnalysis(
             l1_ratio=1.0, alphas=fit_alphas, fit_baseline_model=True, max_iter=self.max_iter
         )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            self.model_.fit(z, y)
+        self._fit_coxnet(self.model_, z, y, f"the final LASSO-Cox model (alpha={self.alpha_:g})")
         coef = self.model_.coef_[:, -1]
         nonzero = np.flatnonzero(coef != 0)
         if len(nonzero) == 0:
@@ -245,6 +256,30 @@ class RadiomicsCox(_CoxBase):
         self.unique_times_ = self.model_.unique_times_
         return self
 
+    def _fit_coxnet(self, model, z, y, what: str) -> None:
+        """Fit a Coxnet model; its "all coefficients are zero" notice is dropped (handled in fit), its
+        convergence warning is re-raised with what was being fitted, its numerical failure as a ValueError."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            try:
+                model.fit(z, y)
+            except ArithmeticError as exc:
+                raise ValueError(
+                    f"RadiomicsCox: {what} on {len(z)} patients and {z.shape[1]} features failed numerically "
+                    f"({exc}): the coefficients diverge, e.g. the features separate the deaths from the survivors; "
+                    "set a larger alpha or use more patients"
+                ) from exc
+        for record in caught:
+            if issubclass(record.category, ConvergenceWarning):
+                warnings.warn(
+                    f"RadiomicsCox: coordinate descent of {what} on {len(self.kept_features_)} features stopped at "
+                    f"max_iter={self.max_iter} before converging; increase max_iter ({record.message})",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
+            elif not (issubclass(record.category, UserWarning) and "all coefficients are zero" in str(record.message)):
+                warnings.warn_explicit(record.message, record.category, record.filename, record.lineno)
+
     def _cv_scores(self, z, y, event, time, alphas) -> np.ndarray:
         n_splits = min(int(self.cv), int(event.sum()))
         if n_splits < 2:
@@ -253,18 +288,31 @@ class RadiomicsCox(_CoxBase):
         strata = event if min(event.sum(), (~event).sum()) >= n_splits else np.zeros_like(event)
         folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=self.random_state)
         scores = np.zeros((n_splits, len(alphas)))
+        failed = 0
         for k, (train, test) in enumerate(folds.split(z, strata)):
             model = CoxnetSurvivalAnalysis(l1_ratio=1.0, alphas=alphas, max_iter=self.max_iter)
+            scores[k] = np.nan
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                model.fit(z[train], y[train])
+                try:
+                    model.fit(z[train], y[train])
+                except ArithmeticError:  # the fold's path diverges (e.g. separation on a few patients)
+                    failed += 1
+                    continue
             risks = z[test] @ model.coef_
-            scores[k] = np.nan
-            if not event[test].any():
+            if not event[test].any() or len(test) < 2:  # no comparable pair: the fold's C-index is undefined
                 continue
             # glmnet may stop the path early: penalties it did not reach stay NaN
             for j in range(min(len(alphas), risks.shape[1])):
                 scores[k, j] = concordance_index_censored(event[test], time[test], risks[:, j])[0]
+        if failed:
+            warnings.warn(
+                f"RadiomicsCox: the LASSO path of {failed} of {n_splits} inner cross-validation folds failed "
+                "numerically (diverging coefficients, e.g. separation in a small fold); those folds are left out "
+                "of the choice of alpha",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             return np.nanmean(scores, axis=0)

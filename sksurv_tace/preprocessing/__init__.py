@@ -1,7 +1,7 @@
 """Patient table -> model inputs: clinical encoding, the Cox screen, CT tumour ROIs and radiomics features."""
 
 from .clinical import ClinicalPreprocessor, clinical_columns, is_categorical  # noqa: F401
-from .cox_screen import CoxFeatureSelector, cox_table, factor_groups  # noqa: F401
+from .cox_screen import CoxFeatureSelector, cox_table, factor_groups, infinite_coefficients  # noqa: F401
 from .imaging import CTPreprocessor, read_image  # noqa: F401
 from .radiomics import DEFAULT_CT_SETTINGS, RadiomicsExtractor  # noqa: F401
 
@@ -12,6 +12,7 @@ __all__ = [
     "CoxFeatureSelector",
     "cox_table",
     "factor_groups",
+    "infinite_coefficients",
     "CTPreprocessor",
     "read_image",
     "RadiomicsExtractor",

@@ -1,16 +1,24 @@
 """Cox inference on clinical factors: the paper's Table 2 (:func:`cox_table`) and the univariate ->
 multivariable screen as a transformer (:class:`CoxFeatureSelector`). Inference by lifelines'
-:class:`~lifelines.CoxPHFitter` (Efron's handling of ties, as R's ``survival::coxph``)."""
+:class:`~lifelines.CoxPHFitter` (Efron's handling of ties, as R's ``survival::coxph``).
+
+Fits that fail are reported, never printed as if real: a Cox model that does not converge, or whose
+coefficient may be infinite (monotone likelihood, e.g. a factor that separates the deaths from the
+survivors; detected with R's ``coxph`` rule, :func:`infinite_coefficients`), raises a
+:class:`lifelines.exceptions.ConvergenceWarning` (a :class:`RuntimeWarning`) naming the factor and what
+happened, and the factor's rows are left NaN; the screen leaves such a factor out."""
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from numbers import Real
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from sksurv_tace._validation import check_clinical_columns, check_survival_target, describe_rows, row_labels
@@ -98,27 +106,177 @@ def _numeric_design(X, what: str = "X") -> pd.DataFrame:
     return pd.DataFrame(values, index=X.index, columns=[str(c) for c in X.columns])
 
 
+#: Stopping rule of lifelines' Newton-Raphson. Its defaults stop on a step norm or Newton decrement below
+#: 1e-7 (or a relative log-likelihood change below 1e-9) and return the iterate *before* that last step; with
+#: its damped steps (0.95) that left R's veteran ``diagtime`` coefficient at 8.260e-5 instead of 8.132e-5.
+#: Stopping only on the relative change of the log partial likelihood (R's criterion, ``coxph.control(eps)``),
+#: 1000 times tighter than R's 1e-9, costs one or two more Newton steps and puts every veteran coefficient
+#: within 1e-12 (relative) of the maximum found by scikit-survival's independent Newton-Raphson.
+LIFELINES_FIT_OPTIONS = {"precision": 0.0, "r_precision": 1e-12, "max_steps": 100}
+
+#: R's ``coxph.control(eps=1e-9)`` and ``toler.inf = sqrt(eps)``, the thresholds of :func:`infinite_coefficients`.
+_R_EPS = 1e-9
+
+
+def _efron_score_information(X: np.ndarray, event: np.ndarray, time: np.ndarray, coef: np.ndarray):
+    """Score vector and observed information of the Efron log partial likelihood at ``coef``.
+
+    Each event time's sums are taken around the mean of its deaths and with its risk set's weights scaled by
+    their largest, so that a diverging coefficient (weights ``exp(30)`` apart) still gives its small score
+    without cancellation.
+    """
+    order = np.argsort(time, kind="stable")
+    X, event, time = X[order], event[order], time[order]
+    lp = X @ coef
+    score = np.zeros(X.shape[1])
+    info = np.zeros((X.shape[1], X.shape[1]))
+    event_times = np.unique(time[event])
+    starts = np.searchsorted(time, event_times, side="left")
+    ends = np.searchsorted(time, event_times, side="right")
+    for start, end in zip(starts, ends, strict=True):
+        dead = np.flatnonzero(event[start:end])  # positions in the risk set X[start:]
+        x = X[start:] - X[start + dead].mean(axis=0)
+        w = np.exp(lp[start:] - lp[start:].max())
+        wx = x * w[:, None]
+        s0, s1, s2 = w.sum(), wx.sum(axis=0), wx.T @ x
+        d0, d1, d2 = w[dead].sum(), wx[dead].sum(axis=0), wx[dead].T @ x[dead]
+        f = np.arange(len(dead)) / len(dead)  # Efron: the k-th of d tied deaths removes k/d of them
+        total = s0 - f * d0
+        means = (s1[None, :] - f[:, None] * d1[None, :]) / total[:, None]
+        score -= means.sum(axis=0)
+        info += s2 * np.sum(1 / total) - d2 * np.sum(f / total) - means.T @ means
+    return score, info
+
+
+def infinite_coefficients(X, event, time, coef, *, ridge: float = 0.0) -> np.ndarray:
+    """Which coefficients of a converged Cox fit (Efron ties) may be infinite: R's ``coxph`` check.
+
+    After its Newton-Raphson iteration has converged on the log partial likelihood, R's
+    ``survival::coxph.fit`` computes the next Newton step ``var %*% u`` (``u`` the score, ``var`` the inverse
+    information) and warns "Loglik converged before variable j; coefficient may be infinite" where its
+    ``|step| > eps`` and ``|step| > sqrt(eps) * |coef|`` (``eps = 1e-9``): the likelihood has flattened out
+    but the coefficient is still moving. That is a monotone likelihood, whose maximum lies at infinity,
+    e.g. a binary factor whose exposed patients all die before any unexposed one (HR = infinity, and lifelines
+    or scikit-survival stop at an arbitrary HR such as 8.5e8 with p = 0.99).
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features)
+        Design matrix of the fit.
+    event, time : arrays of shape (n_samples,)
+        Event indicator and follow-up time.
+    coef : array of shape (n_features,)
+        The fitted coefficients.
+    ridge : float, default=0.0
+        Ridge penalty ``ridge / 2 * ||coef||^2`` subtracted from the log partial likelihood
+        (scikit-survival's ``CoxPHSurvivalAnalysis(alpha=ridge)``).
+
+    Returns
+    -------
+    ndarray of bool, shape (n_features,)
+        True where the coefficient may be infinite (or the next step is not finite).
+
+    Examples
+    --------
+    R's own test of the check (``survival/tests/infcox.R``): the three deaths all have ``x1 = x2 = 0``,
+    and R's ``coxph(Surv(futime, fustat) ~ x1 + x2)`` stops at -21.2 and -21.9 with the warning
+    "Loglik converged before variable 1,2".
+
+    >>> import numpy as np
+    >>> X = np.column_stack([np.tile([0.0, 1.0], 6), np.repeat([0.0, 1.0], 6)])
+    >>> event = np.array([1, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0], dtype=bool)
+    >>> infinite_coefficients(X, event, np.arange(1.0, 13.0), [-21.2, -21.9])
+    array([ True,  True])
+    """
+    X = np.asarray(X, dtype=np.float64)
+    event = np.asarray(event, dtype=bool)
+    time = np.asarray(time, dtype=np.float64)
+    coef = np.asarray(coef, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != coef.shape[0]:
+        raise ValueError(f"X has shape {X.shape}; expected {coef.shape[0]} columns, one per coefficient")
+    score, info = _efron_score_information(X, event, time, coef)
+    score = score - ridge * coef
+    info = info + ridge * np.eye(len(coef))
+    try:
+        step = np.abs(np.linalg.solve(info, score))
+    except np.linalg.LinAlgError:
+        return np.ones(len(coef), dtype=bool)
+    return ~np.isfinite(step) | ((step > _R_EPS) & (step > np.sqrt(_R_EPS) * np.abs(coef)))
+
+
 def _fit_cox(design: pd.DataFrame, event: np.ndarray, time: np.ndarray, *, alpha: float, penalizer: float):
-    """Fit lifelines' CoxPHFitter on ``design``; ``None`` (with a warning) when it does not converge."""
+    """Fit lifelines' CoxPHFitter on ``design`` with :data:`LIFELINES_FIT_OPTIONS`.
+
+    Returns ``(cph, None)``, or ``(None, reason)`` when the fit fails or lifelines' Newton-Raphson does not
+    converge in ``max_steps``.
+    """
     from lifelines import CoxPHFitter
-    from lifelines.exceptions import ConvergenceError
+    from lifelines.exceptions import ConvergenceError, ConvergenceWarning
 
     data = design.reset_index(drop=True).copy()
     data["__time__"] = time
     data["__event__"] = event.astype(int)
     cph = CoxPHFitter(alpha=alpha, penalizer=penalizer)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", category=RuntimeWarning)
-            cph.fit(data, duration_col="__time__", event_col="__event__")
+        # lifelines' own warnings (low variance, "norm(delta) is still high", ...) are heuristics that do not
+        # name the factor; the checks in _stage_rows replace them
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RuntimeWarning)
+            cph.fit(data, duration_col="__time__", event_col="__event__", fit_options=LIFELINES_FIT_OPTIONS)
     except (ConvergenceError, np.linalg.LinAlgError) as exc:
-        warnings.warn(
-            f"Cox model on {list(design.columns)} did not converge ({exc}); its rows are left NaN",
-            RuntimeWarning,
-            stacklevel=3,
+        return None, f"did not converge ({str(exc).splitlines()[0]})"
+    for record in caught:
+        if not issubclass(record.category, RuntimeWarning):
+            warnings.warn_explicit(record.message, record.category, record.filename, record.lineno)
+    if any(issubclass(r.category, ConvergenceWarning) and "failed to converge" in str(r.message) for r in caught):
+        steps = LIFELINES_FIT_OPTIONS["max_steps"]
+        return None, f"did not converge (lifelines' Newton-Raphson stopped after {steps} steps)"
+    return cph, None
+
+
+def _not_estimable(cph, summary, design, event, time, cols, *, penalizer: float) -> tuple[list[str], str, str]:
+    """Columns without a finite estimate (R's infinite-coefficient check) and why; and, for converged columns
+    whose HR or confidence bound overflows the float range, a note."""
+    ci = [c for c in summary.columns if c.startswith("exp(coef) ")]
+    infinite = np.zeros(len(cols), dtype=bool)
+    if penalizer == 0:  # a ridge penalty keeps every coefficient finite
+        infinite = infinite_coefficients(design[cols].to_numpy(), event, time, cph.params_.loc[cols].to_numpy())
+    bad = [c for c, inf in zip(cols, infinite, strict=True) if inf]
+    overflow = [
+        c
+        for c in cols
+        if c not in bad
+        and not np.all(np.isfinite(summary.loc[c, ["coef", "se(coef)", "exp(coef)", *ci]].to_numpy(float)))
+    ]
+
+    def stopped(column):
+        coef, se, hr, p = summary.loc[column, ["coef", "se(coef)", "exp(coef)", "p"]]
+        return f"{column!r} (coef = {coef:.3g}, se = {se:.3g}, HR = {hr:.3g}, p = {p:.2g})"
+
+    reason = note = ""
+    if bad:
+        reason = (
+            f"the coefficient of {' and '.join(map(stopped, bad))} may be infinite: the partial likelihood still "
+            "rises where the fit stopped (monotone likelihood, e.g. a factor that separates the deaths from the "
+            "survivors), so its HR, CI and p are not estimable"
         )
-        return None
-    return cph
+    if overflow:
+        note = (
+            f"the HR or its confidence interval is infinite (beyond the float range) for "
+            f"{' and '.join(map(stopped, overflow))}; the fit converged, so coef, se and p are kept, but the "
+            "interval is uninformative"
+        )
+    return bad, reason, note
+
+
+def _warn_not_estimable(columns, factors, problem: str, consequence: str) -> None:
+    from lifelines.exceptions import ConvergenceWarning
+
+    warnings.warn(
+        f"Cox model on {list(columns)}: {problem}; the rows of factor(s) {list(factors)} are left NaN{consequence}",
+        ConvergenceWarning,
+        stacklevel=4,
+    )
 
 
 def _wald_p(cph, columns: list[str]) -> float:
@@ -132,8 +290,12 @@ def _wald_p(cph, columns: list[str]) -> float:
     return float(stats.chi2.sf(statistic, df=len(columns)))
 
 
-def _stage_rows(design, event, time, groups, *, alpha, penalizer, univariate: bool):
-    """Per-column estimates and per-factor joint p-values of one stage (univariable or multivariable)."""
+def _stage_rows(design, event, time, groups, *, alpha, penalizer, univariate: bool, consequence: str = ""):
+    """Per-column estimates and per-factor joint p-values of one stage (univariable or multivariable).
+
+    A fit that fails leaves its factors' rows NaN; a column whose coefficient is not estimable leaves its
+    row and its factor's joint p-value NaN. Each case raises a ConvergenceWarning ending in ``consequence``.
+    """
     rows: dict[str, dict[str, float]] = {}
     factor_p: dict[str, float] = {}
 
@@ -152,14 +314,25 @@ def _stage_rows(design, event, time, groups, *, alpha, penalizer, univariate: bo
             for factor in stage_groups:
                 factor_p[factor] = float("nan")
             continue
-        cph = _fit_cox(design[cols], event, time, alpha=alpha, penalizer=penalizer)
+        cph, failure = _fit_cox(design[cols], event, time, alpha=alpha, penalizer=penalizer)
         if cph is None:
+            _warn_not_estimable(cols, list(stage_groups), failure, consequence)
             for factor in stage_groups:
                 factor_p[factor] = float("nan")
             continue
         summary = cph.summary
+        problems, reason, note = _not_estimable(cph, summary, design, event, time, cols, penalizer=penalizer)
+        if problems:
+            bad = [f for f, factor_cols in stage_groups.items() if set(factor_cols) & set(problems)]
+            _warn_not_estimable(cols, bad, reason, consequence)
+        if note:
+            from lifelines.exceptions import ConvergenceWarning
+
+            warnings.warn(f"Cox model on {cols}: {note}", ConvergenceWarning, stacklevel=3)
         ci = 100 - int(round(alpha * 100))
         for column in cols:
+            if column in problems:
+                continue
             rows[column] = {
                 "coef": float(summary.loc[column, "coef"]),
                 "se": float(summary.loc[column, "se(coef)"]),
@@ -169,7 +342,8 @@ def _stage_rows(design, event, time, groups, *, alpha, penalizer, univariate: bo
                 "p": float(summary.loc[column, "p"]),
             }
         for factor, factor_cols in stage_groups.items():
-            factor_p[factor] = _wald_p(cph, factor_cols) if factor_cols else float("nan")
+            estimable = factor_cols and not set(factor_cols) & set(problems)
+            factor_p[factor] = _wald_p(cph, factor_cols) if estimable else float("nan")
     return rows, factor_p
 
 
@@ -202,6 +376,7 @@ def cox_table(
     ties: str = "efron",
     alpha: float = 0.05,
     penalizer: float = 0.0,
+    univariable: bool = True,
 ) -> pd.DataFrame:
     """Univariable and multivariable Cox regression of clinical factors: the paper's Table 2.
 
@@ -210,6 +385,16 @@ def cox_table(
     of R's ``survival::coxph``); p-values are Wald tests. A categorical factor has one row per
     non-reference level; ``p_factor_*`` is the joint Wald chi-square test that all of the factor's
     coefficients are zero (equal to the row's ``p`` for a one-column factor).
+
+    The fits run lifelines' Newton-Raphson until the log partial likelihood changes by less than 1e-12
+    (relative; :data:`LIFELINES_FIT_OPTIONS`), so coefficients match R's ``coxph`` to its printed digits.
+    Estimates that do not exist are not printed as if real: a fit that does not converge leaves the rows
+    of its factors NaN, and so does a coefficient that may be infinite (R's check,
+    :func:`infinite_coefficients`: a monotone likelihood, e.g. a factor whose exposed patients all die first,
+    which lifelines would report as HR 8.5e8 with p = 0.99), with the factor's joint ``p_factor``. Each case
+    raises a :class:`lifelines.exceptions.ConvergenceWarning` naming the factor and what happened; so does a
+    converged estimate whose HR or confidence bound lies beyond the float range (shown as ``inf``; its
+    ``coef``, ``se`` and ``p`` are kept).
 
     Parameters
     ----------
@@ -230,7 +415,10 @@ def cox_table(
     alpha : float, default=0.05
         1 - confidence level of the hazard-ratio intervals.
     penalizer : float, default=0.0
-        Ridge penalty passed to lifelines (0 = plain partial likelihood, as R).
+        Ridge penalty passed to lifelines (0 = plain partial likelihood, as R). A penalty keeps every
+        coefficient finite (the infinite-coefficient check is then skipped).
+    univariable : bool, default=True
+        Fit the univariable models; False leaves the ``*_uni`` columns NaN.
 
     Returns
     -------
@@ -251,6 +439,10 @@ def cox_table(
     -0.3794
     """
     _check_ties(ties)
+    if not (isinstance(alpha, Real) and 0 < alpha < 1):
+        raise ValueError(f"alpha must be a float in the range (0, 1); got {alpha!r}")
+    if not (isinstance(penalizer, Real) and penalizer >= 0):
+        raise ValueError(f"penalizer must be a float in the range [0, inf); got {penalizer!r}")
     if isinstance(X, pd.DataFrame) and any(is_categorical(X[c]) for c in X.columns):
         prep = ClinicalPreprocessor().fit(X)
         design = prep.transform(X)
@@ -261,7 +453,10 @@ def cox_table(
     labels = row_labels(X)
     event, time = check_survival_target(y, n_samples=len(design), labels=labels)
     groups = factor_groups(design.columns) if groups is None else {f: list(c) for f, c in groups.items()}
-    uni = _stage_rows(design, event, time, groups, alpha=alpha, penalizer=penalizer, univariate=True)
+    if univariable:
+        uni = _stage_rows(design, event, time, groups, alpha=alpha, penalizer=penalizer, univariate=True)
+    else:
+        uni = ({}, {})
     factors = list(groups) if multivariable is None else list(multivariable)
     unknown = [f for f in factors if f not in groups]
     if unknown:
@@ -286,6 +481,12 @@ class CoxFeatureSelector(TransformerMixin, BaseEstimator):
     If no factor passes a stage, the single most significant factor of that stage is kept and a
     :class:`UserWarning` says so, so that downstream models always get at least one column.
 
+    A factor without a finite estimate is left out: if its Cox model does not converge, or its coefficient
+    may be infinite (e.g. every exposed patient dies before any unexposed one, a monotone likelihood), its
+    p-value is NaN, which passes no threshold, and a :class:`lifelines.exceptions.ConvergenceWarning` names
+    it (see :func:`cox_table`). Such a factor may well be prognostic, but its HR cannot be estimated from
+    the training data; set ``penalizer > 0`` for a finite, shrunken estimate that can enter the screen.
+
     Parameters
     ----------
     p_univariate : float, default=0.05
@@ -295,7 +496,8 @@ class CoxFeatureSelector(TransformerMixin, BaseEstimator):
     ties : {"efron"}, default="efron"
         Tie handling of the Cox fits.
     penalizer : float, default=0.0
-        Ridge penalty of the lifelines fits (a small value helps with separation in tiny folds).
+        Ridge penalty of the lifelines fits (a small value gives finite estimates under separation in tiny
+        folds).
     alpha : float, default=0.05
         1 - confidence level of the hazard-ratio intervals in :attr:`summary_`.
 
@@ -326,6 +528,14 @@ class CoxFeatureSelector(TransformerMixin, BaseEstimator):
     ['age', 'prio']
     """
 
+    _parameter_constraints: dict = {
+        "p_univariate": [Interval(Real, 0, 1, closed="right")],
+        "p_multivariable": [Interval(Real, 0, 1, closed="right")],
+        "ties": [StrOptions({"efron"})],
+        "penalizer": [Interval(Real, 0, np.inf, closed="left")],
+        "alpha": [Interval(Real, 0, 1, closed="neither")],
+    }
+
     def __init__(self, *, p_univariate=0.05, p_multivariable=0.05, ties="efron", penalizer=0.0, alpha=0.05):
         self.p_univariate = p_univariate
         self.p_multivariable = p_multivariable
@@ -353,17 +563,24 @@ class CoxFeatureSelector(TransformerMixin, BaseEstimator):
         self
         """
         _check_ties(self.ties)
-        for name in ("p_univariate", "p_multivariable"):
-            value = getattr(self, name)
-            if not 0 < value <= 1:
-                raise ValueError(f"{name} must be in (0, 1]; got {value!r}")
+        self._validate_params()
         design = _numeric_design(X)
         event, time = check_survival_target(y, n_samples=len(design), labels=row_labels(X))
         self.feature_names_in_ = np.asarray(design.columns, dtype=object)
         self.n_features_in_ = design.shape[1]
         groups = factor_groups(design.columns)
         self.feature_groups_ = groups
-        uni = _stage_rows(design, event, time, groups, alpha=self.alpha, penalizer=self.penalizer, univariate=True)
+        left_out = "; CoxFeatureSelector leaves it out (a NaN p-value passes no threshold)"
+        uni = _stage_rows(
+            design,
+            event,
+            time,
+            groups,
+            alpha=self.alpha,
+            penalizer=self.penalizer,
+            univariate=True,
+            consequence=left_out,
+        )
         uni_p = pd.Series(uni[1], dtype=float)
         passed = [f for f in groups if uni_p.get(f, np.nan) < self.p_univariate]
         if not passed:
@@ -377,6 +594,7 @@ class CoxFeatureSelector(TransformerMixin, BaseEstimator):
             alpha=self.alpha,
             penalizer=self.penalizer,
             univariate=False,
+            consequence=left_out,
         )
         multi_p = pd.Series(multi[1], dtype=float)
         kept = [f for f in passed if multi_p.get(f, np.nan) < self.p_multivariable]
