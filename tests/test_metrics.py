@@ -30,6 +30,7 @@ from sksurv.metrics import (
     cumulative_dynamic_auc,
     integrated_brier_score,
 )
+from sksurv.nonparametric import CensoringDistributionEstimator
 from sksurv.util import Surv
 
 from sksurv_tace import metrics as M
@@ -79,15 +80,33 @@ def _random_cohort(n, seed, *, censor=0.3, ties=False):
 # --------------------------------------------------------------------------- R reference values
 @pytest.mark.parametrize("case", range(6))
 def test_td_auc_matches_timeroc(case):
+    """timeROC's AUC. Its standard error column came from a modified timeROC copy (see ``metrics_timeroc_auc.json``):
+    the golden test of the standard error is riskRegression's, in tests/test_r_reference.py."""
     ref = _load("metrics_timeroc_auc.json")["cases"][case]
     y = Surv.from_arrays(ref["test_status"], ref["test_time"])
     auc = M.td_auc(y, ref["estimate"], ref["times_se"])
-    np.testing.assert_allclose(auc, ref["auc_cd_Uno_timeROC"], atol=1e-4)
+    np.testing.assert_allclose(auc, ref["auc_cd_Uno_timeROC"], rtol=0, atol=1e-4)
     table = M.td_auc_ci(y, ref["estimate"], ref["times_se"], method="iid")
-    np.testing.assert_allclose(table["std_error"], ref["auc_cd_Uno_se_timeROC"], atol=1e-4)
-    np.testing.assert_allclose(table["auc"], auc)
+    np.testing.assert_allclose(table["auc"], auc, rtol=1e-15)
     z = 1.959963984540054
-    np.testing.assert_allclose(table["lower"], np.clip(auc - z * table["std_error"], 0, 1))
+    np.testing.assert_allclose(table["lower"], np.clip(auc - z * table["std_error"], 0, 1), rtol=1e-15)
+
+
+def test_iid_standard_error_matches_monte_carlo_under_heavy_censoring():
+    """The iid standard error of the AUC is the spread of the AUC over repeated samples (G(t) ~ 0.37 here).
+
+    The modified term of the torchsurv copy of timeROC, ``1{T >= t}/S(t)``, gave 2.5 times this spread.
+    """
+    rng = np.random.default_rng(0)
+    aucs, ses = [], []
+    for _ in range(200):
+        x = rng.normal(size=200)
+        t_death, t_cens = rng.exponential(np.exp(-x)), rng.exponential(1.0, 200)
+        y = Surv.from_arrays(t_death <= t_cens, np.minimum(t_death, t_cens))
+        row = M.td_auc_ci(y, x, 1.0, method="iid").iloc[0]
+        aucs.append(row["auc"])
+        ses.append(row["std_error"])
+    assert np.mean(ses) == pytest.approx(np.std(aucs, ddof=1), rel=0.15)  # 200 samples: sd known to ~5%
 
 
 def test_timeroc_counts_cases_strictly_before_t():
@@ -107,7 +126,9 @@ def test_c_indices_match_r(case):
     ref = _load("metrics_cindex.json")["cases"][case]
     y = Surv.from_arrays(ref["test_status"], ref["test_time"])
     assert M.harrell_c(y, ref["estimate"]) == pytest.approx(ref["c_Harrell_survival"][0], abs=1e-4)
-    # survC1 (evaluation-sample censoring, tau = last event time before the end of follow-up)
+    # survC1 (evaluation-sample censoring, tau = last event time before the end of follow-up): 2e-3, not 1e-4,
+    # because survC1 handles tied times otherwise (G(T-), deaths at risk of censoring, no tied-time pairs);
+    # tests/test_r_reference.py::test_uno_c_vs_survc1 reproduces survC1 at 1e-4 and pins that difference
     uno = M.uno_c(y, ref["estimate"], tau=max(ref["times"]))
     assert uno == pytest.approx(ref["c_Uno_survC1"][0], abs=2e-3)
 
@@ -365,6 +386,34 @@ def test_ipcw_equals_exclude_without_early_censoring():
     assert M.youden_cutoff(y, risk, 5.0, censoring="ipcw") == M.youden_cutoff(y, risk, 5.0, censoring="exclude")
 
 
+def _tied_deaths_and_censorings():
+    """Deaths and censorings tied at t = 3 (issue 13, item 2)."""
+    y = Surv.from_arrays([1, 1, 1, 1, 0, 0, 0, 0], [4.0, 3, 3, 3, 5, 3, 3, 5])
+    return y, np.array([0.0, 2, 2, 3, 1, 0, 2, 1])
+
+
+def test_censoring_weights_let_deaths_leave_the_risk_set_first():
+    """At t = 3 three die and two are censored out of 8: G(3) = 1 - 2/(8 - 3) = 3/5, not 1 - 2/8.
+
+    Horizon 4.5: cases T < 4.5 are the deaths at 3 (weight 1/G(3-) = 1) and at 4 (1/G(4-) = 5/3);
+    controls are the two patients at 5 (weight 1/G(4.5) = 5/3). The case at 4 has marker 0, below
+    both controls, the three others are above: AUC = 3 / (3 + 5/3) = 9/14 (R pec/timeROC rule),
+    not 9/13 (deaths kept at risk of censoring: weight 4/3).
+    """
+    y, marker = _tied_deaths_and_censorings()
+    g = CensoringDistributionEstimator().fit(y).predict_proba(np.array([3.0, 4.5]))
+    np.testing.assert_allclose(g, [3 / 5, 3 / 5], rtol=1e-15)
+    assert M.td_auc(y, marker, 4.5)[0] == pytest.approx(9 / 14, abs=1e-12)
+    roc = M.td_roc_curve(y, marker, 4.5)
+    assert np.trapezoid(roc["tpr"], roc["fpr"]) == pytest.approx(9 / 14, abs=1e-12)
+    table = M.td_auc_ci(y, marker, 4.5)
+    assert table["auc"][0] == pytest.approx(9 / 14, abs=1e-12)
+    # the same weights in the operating point: positive = marker >= 1.5
+    m = M.confusion_at_cutoff(y, marker, 1.5, 4.5)
+    assert (m["tp"], m["fn"], m["fp"], m["tn"]) == pytest.approx((3.0, 5 / 3, 0.0, 10 / 3), abs=1e-12)
+    assert m["sensitivity"] == pytest.approx(3 / (3 + 5 / 3), abs=1e-12)
+
+
 # --------------------------------------------------------------------------- risk groups vs lifelines
 def test_risk_groups_match_lifelines(veterans):
     X, y = veterans
@@ -426,6 +475,76 @@ def test_decision_curve_closed_form_without_censoring():
         assert dca["m"][k] == pytest.approx(expected)
         assert dca["treat_all"][k] == pytest.approx(dead.mean() - (1 - dead.mean()) * pt / (1 - pt))
     assert (dca["treat_none"] == 0).all()
+
+
+def _two_group_calibration_data():
+    """No censoring before t = 5; predicted survival 0.8 for 40 patients (10 die by 5), 0.4 for 40 (25 die)."""
+    time = np.r_[np.linspace(1, 4.5, 10), np.linspace(6, 9, 30), np.linspace(1, 4.5, 25), np.linspace(6, 9, 15)]
+    survival = np.r_[np.full(40, 0.8), np.full(40, 0.4)]
+    return Surv.from_arrays(np.ones(80, bool), time), survival
+
+
+def test_calibration_slope_closed_form_with_two_predictions():
+    """Two distinct predictions: the logistic fit is saturated, slope = logit-difference ratio (hand computed)."""
+    y, survival = _two_group_calibration_data()
+    res = M.calibration_at_horizon(y, survival, 5.0, n_groups=2)
+    x_low, x_high = np.log(0.2 / 0.8), np.log(0.6 / 0.4)  # logit of the predicted death by t = 5
+    slope = (np.log(25 / 15) - np.log(10 / 30)) / (x_high - x_low)  # logit of the observed deaths per group
+    assert res.slope == pytest.approx(slope, abs=1e-8)
+    # calibration-in-the-large: a with sum_i (y_i - expit(a + x_i)) = 0, the score equation of the offset fit
+    score = sum(n * (d / n - 1 / (1 + np.exp(-(res.intercept + x)))) for n, d, x in ((40, 10, x_low), (40, 25, x_high)))
+    assert score == pytest.approx(0.0, abs=1e-8)
+
+
+@pytest.mark.parametrize("kind", ["constant", "separation"])
+def test_calibration_slope_is_nan_when_not_identifiable(kind):
+    """Issue 13, item 7: constant risk or separation gave slopes like 38 or 74; now NaN with the reason."""
+    y, _ = _two_group_calibration_data()
+    if kind == "constant":  # one prediction for everyone: the slope is confounded with the intercept
+        survival, match = np.full(80, 0.6), "same predicted risk"
+    else:  # every death by t = 5 predicted at a higher risk than every survivor: infinite slope
+        survival, match = np.where(y["time"] <= 5.0, 0.3, 0.7) + np.linspace(0, 0.01, 80), "separate"
+    with pytest.warns(RuntimeWarning, match=match):
+        res = M.calibration_at_horizon(y, survival, 5.0, n_groups=2)
+    assert np.isnan(res.slope)
+    # the rest of the result is kept: group Kaplan-Meier estimates, a finite intercept and ICI/E50/E90
+    assert res.groups["observed"].notna().all() and np.isfinite([res.intercept, res.ici, res.e50, res.e90]).all()
+
+
+def test_calibration_in_the_large_with_an_extreme_offset():
+    """Predicted survival 0 for all (logit risk clipped at logit(1 - 1e-6)); 37 censored at 30 as the death.
+
+    Known status at 45: the death at 30 (weight 1) and the patient followed to 60 (weight
+    1/G(45) = 38, deaths leaving the censoring risk set first). The intercept solves
+    expit(a + logit(1 - 1e-6)) = 1/39; the slope is NaN (one prediction for everyone).
+    """
+    event = np.r_[np.zeros(38, bool), True]
+    time = np.r_[np.full(37, 30.0), 60.0, 30.0]
+    with pytest.warns(RuntimeWarning, match="same predicted risk"):
+        res = M.calibration_at_horizon(Surv.from_arrays(event, time), np.zeros(39), 45.0, n_groups=1)
+    assert np.isnan(res.slope)
+    assert res.intercept == pytest.approx(np.log(1 / 38) - np.log((1 - 1e-6) / 1e-6), abs=1e-8)
+
+
+def test_decision_curve_is_nan_beyond_the_treated_follow_up():
+    """Issue 13, item 8: as dcurves, no Kaplan–Meier of the treated patients past their last follow-up."""
+    time = np.array([1.0, 2, 3, 4, 6, 7, 8, 9, 10, 12])
+    event = np.array([1, 1, 0, 1, 0, 1, 0, 1, 0, 0], bool)
+    risk = np.array([0.95, 0.9, 0.85, 0.6, 0.7, 0.5, 0.4, 0.3, 0.2, 0.1])
+    y, horizon, thresholds = Surv.from_arrays(event, time), 6.0, np.array([0.5, 0.65, 0.75, 0.88, 0.99])
+    with pytest.warns(RuntimeWarning, match=r"NaN at 2 threshold\(s\) from 0.75 to 0.88.*horizon=6"):
+        dca = M.decision_curve(y, risk, horizon, thresholds=thresholds)
+    for k, pt in enumerate(thresholds):
+        treated = risk >= pt
+        if not treated.any():
+            assert dca["model"][k] == 0.0
+        elif time[treated].max() < horizon:  # 0.75 (last follow-up 3) and 0.88 (last follow-up 2)
+            assert np.isnan(dca["model"][k])
+        else:  # 0.5 and 0.65: the treated are followed up to 6 or later (0.65: exactly 6, the boundary)
+            s = float(KaplanMeierFitter().fit(time[treated], event[treated]).predict(horizon))
+            expected = (1 - s) * treated.mean() - s * treated.mean() * pt / (1 - pt)
+            assert dca["model"][k] == pytest.approx(expected, abs=1e-12)
+    assert np.isnan(dca["model"]).sum() == 2 and np.isfinite(dca["treat_all"]).all()
 
 
 # --------------------------------------------------------------------------- scorers

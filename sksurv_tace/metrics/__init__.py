@@ -15,7 +15,14 @@ Two flavours of inverse-probability-of-censoring weights (IPCW):
   Kaplan–Meier of the censoring times of the evaluation sample, as R ``timeROC``
   (``weighting="marginal"``) does: cases are ``T_i < t`` with an event, weighted by
   ``1 / G(T_i-)`` (left limit), controls ``T_i > t`` weighted by ``1 / G(t)``. This
-  reproduces ``timeROC``'s AUC to 4 decimals (tests/data/metrics_timeroc_auc.json).
+  reproduces ``timeROC``'s AUC, and the iid standard error of the released ``timeROC`` and
+  ``riskRegression::Score``, to 4 decimals (tests/test_r_reference.py).
+
+Both estimate ``G`` by the Kaplan–Meier of the censoring times in which, at a time shared
+by deaths and censorings, the deaths leave the risk set first (the rule of R
+``prodlim``/``pec::ipcw``, used by ``timeROC``, and of
+:class:`sksurv.nonparametric.CensoringDistributionEstimator`). The operating-point and
+calibration functions of :mod:`sksurv_tace.metrics.clinical` use the same ``G``.
 
 The functions live in :mod:`sksurv_tace.metrics.discrimination` (C-index, TD AUC, CIs),
 :mod:`sksurv_tace.metrics.comparison` (paired tests, FDR), :mod:`sksurv_tace.metrics.clinical`

@@ -5,12 +5,13 @@ Re-exported by :mod:`sksurv_tace.metrics`. Risk scores: higher = higher risk.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special
+from scipy import special
 from sklearn.metrics import roc_curve
 from sksurv.compare import compare_survival
 from sksurv.linear_model import CoxPHSurvivalAnalysis
@@ -36,7 +37,8 @@ def _horizon_status(time, event, horizon, censoring):
     """Case indicator (death by the horizon) and weights; censored before the horizon get weight 0.
 
     ``"exclude"``: weight 1 for known status. ``"ipcw"``: cases ``1/G(T_i-)``, controls
-    ``1/G(t)`` with ``G`` the censoring Kaplan–Meier of the sample (timeROC's weights).
+    ``1/G(t)`` with ``G`` the censoring Kaplan–Meier of the sample, deaths leaving its risk
+    set before censorings at the same time (``core.censoring_km``, R ``pec::ipcw``'s weights).
     """
     if censoring not in _CENSORING:
         raise ValueError(f"censoring must be one of {_CENSORING}; got {censoring!r}")
@@ -312,20 +314,27 @@ class CalibrationResult:
     curve : DataFrame
         ``predicted, observed`` smoothed calibration curve (one row per patient, sorted).
     slope, intercept : float
-        Logistic recalibration slope and calibration-in-the-large (ideal 1 and 0).
+        Logistic recalibration slope and calibration-in-the-large (ideal 1 and 0). The slope
+        is NaN (with a :class:`RuntimeWarning` saying why) when it is not identifiable: one
+        predicted risk for every patient with known status, predictions that separate the
+        deaths from the survivors (infinite maximum-likelihood slope), or a fit that did not
+        converge.
     ici, e50, e90 : float
         Mean, median and 90th percentile of ``|observed - predicted|`` on the curve.
     horizon : float
 
     Examples
     --------
+    >>> import warnings
     >>> import numpy as np
     >>> from sksurv.util import Surv
     >>> rng = np.random.default_rng(1)
     >>> y = Surv.from_arrays(np.ones(50, bool), rng.exponential(2.0, 50))
-    >>> res = calibration_at_horizon(y, np.full(50, np.exp(-0.5)), 1.0, n_groups=2)
-    >>> len(res.groups), res.horizon
-    (2, 1.0)
+    >>> with warnings.catch_warnings(record=True) as caught:  # one prediction for all: no slope
+    ...     warnings.simplefilter("always")
+    ...     res = calibration_at_horizon(y, np.full(50, np.exp(-0.5)), 1.0, n_groups=2)
+    >>> len(res.groups), res.horizon, bool(np.isnan(res.slope)), caught[0].category.__name__
+    (2, 1.0, True, 'RuntimeWarning')
     """
 
     groups: pd.DataFrame
@@ -355,14 +364,63 @@ def _rcs_basis(x: np.ndarray, n_knots: int) -> np.ndarray:
     return np.column_stack(cols)
 
 
-def _weighted_logistic(outcome, w, x, *, fixed_slope: bool) -> tuple[float, float]:
-    def nll(params):
-        a, b = (params[0], 1.0) if fixed_slope else params
-        eta = a + b * x
-        return -np.sum(w * (outcome * eta - np.logaddexp(0, eta)))
+def _weighted_logistic(outcome, w, x, *, fixed_slope: bool, max_iter: int = 100) -> tuple[float, float, bool]:
+    """Weighted maximum likelihood of ``logit P(outcome) = a + b x`` by iteratively reweighted least squares.
 
-    res = optimize.minimize(nll, np.zeros(1 if fixed_slope else 2), method="BFGS")
-    return (float(res.x[0]), 1.0) if fixed_slope else (float(res.x[0]), float(res.x[1]))
+    ``fixed_slope`` fits ``a`` alone with ``b = 1`` (``x`` an offset). As R's ``glm.fit``: start
+    from ``mu = (w y + 1/2) / (w + 1)``, halve a step that raises the deviance, stop when the
+    deviance changes by less than ``1e-10`` (relative). Returns ``(a, b, converged)``.
+    """
+    design = np.ones((len(x), 1)) if fixed_slope else np.column_stack([np.ones(len(x)), x])
+    offset = x if fixed_slope else np.zeros(len(x))
+
+    def deviance(eta):
+        return float(-2 * np.sum(w * (outcome * eta - np.logaddexp(0, eta))))
+
+    mu = (w * outcome + 0.5) / (w + 1)
+    eta = special.logit(mu)
+    beta, dev, converged = None, np.inf, False
+    for _ in range(max_iter):
+        z = eta - offset + (outcome - mu) / (mu * (1 - mu))
+        sw = np.sqrt(w * mu * (1 - mu))
+        new = np.linalg.lstsq(design * sw[:, None], z * sw, rcond=None)[0]
+        new_dev = deviance(offset + design @ new)
+        halvings = 0
+        while beta is not None and not (np.isfinite(new_dev) and new_dev <= dev * (1 + 1e-12)) and halvings < 60:
+            new = (new + beta) / 2  # step halving, as glm.fit, when the deviance rose or overflowed
+            new_dev = deviance(offset + design @ new)
+            halvings += 1
+        if not np.isfinite(new_dev) or halvings == 60:
+            break
+        done = abs(new_dev - dev) < 1e-10 * (abs(new_dev) + 0.1)
+        beta, dev = new, new_dev
+        eta = offset + design @ beta
+        mu = np.clip(special.expit(eta), 1e-15, 1 - 1e-15)
+        if done:
+            converged = True
+            break
+    if beta is None:
+        return float("nan"), float("nan"), False
+    return float(beta[0]), (1.0 if fixed_slope else float(beta[1])), converged
+
+
+def _slope_problem(case: np.ndarray, x: np.ndarray) -> str | None:
+    """Why the logistic slope of ``case`` on ``x`` has no finite maximum-likelihood estimate (None if it has)."""
+    if np.ptp(x) <= 1e-8 * (1.0 + np.max(np.abs(x))):
+        return (
+            "every patient with known status at the horizon has the same predicted risk, so the slope "
+            "cannot be told apart from the intercept"
+        )
+    lo_case, hi_case = x[case].min(), x[case].max()
+    lo_ctrl, hi_ctrl = x[~case].min(), x[~case].max()
+    if lo_case >= hi_ctrl or hi_case <= lo_ctrl:
+        side = "higher" if lo_case >= hi_ctrl else "lower"
+        return (
+            f"the predictions separate the patients who died by the horizon from those alive after it (every "
+            f"death has a predicted risk {side} than or equal to every survivor's), so the maximum-likelihood "
+            "slope is infinite"
+        )
+    return None
 
 
 def calibration_at_horizon(
@@ -382,7 +440,11 @@ def calibration_at_horizon(
     * Slope/intercept: logistic recalibration of death by the horizon on
       ``logit(1 - S_pred)``, IPCW-weighted (patients censored before the horizon weigh 0,
       the others ``1/G``): the slope of the two-parameter fit and the intercept of the
-      fit with the slope fixed at 1 (calibration-in-the-large). Ideal: 1 and 0.
+      fit with the slope fixed at 1 (calibration-in-the-large). Ideal: 1 and 0. Fitted by
+      iteratively reweighted least squares (as R ``glm``); the slope is NaN with a
+      :class:`RuntimeWarning` when it has no finite estimate (one predicted risk for
+      everyone, predictions that separate deaths from survivors) or the fit does not
+      converge. The groups, curve, ICI/E50/E90 and intercept are returned all the same.
 
     Parameters
     ----------
@@ -443,8 +505,23 @@ def calibration_at_horizon(
     case, w = _horizon_status(time, event, horizon, "ipcw")
     keep = w > 0
     logit_risk = special.logit(1 - clipped)
-    _, slope = _weighted_logistic(case[keep].astype(float), w[keep], logit_risk[keep], fixed_slope=False)
-    intercept, _ = _weighted_logistic(case[keep].astype(float), w[keep], logit_risk[keep], fixed_slope=True)
+    outcome, weight, x = case[keep].astype(float), w[keep], logit_risk[keep]
+    problem = _slope_problem(case[keep], x)
+    if problem is None:
+        _, slope, converged = _weighted_logistic(outcome, weight, x, fixed_slope=False)
+        if not converged or not np.isfinite(slope):
+            problem = "the logistic recalibration fit did not converge"
+    if problem is not None:
+        warnings.warn(f"calibration slope at horizon={horizon:g} is NaN: {problem}", RuntimeWarning, stacklevel=2)
+        slope = float("nan")
+    intercept, _, converged = _weighted_logistic(outcome, weight, x, fixed_slope=True)
+    if not converged or not np.isfinite(intercept):
+        warnings.warn(
+            f"calibration-in-the-large at horizon={horizon:g} is NaN: the intercept-only logistic fit did not converge",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        intercept = float("nan")
     sort = np.argsort(surv)
     return CalibrationResult(
         groups=pd.DataFrame(rows),
@@ -464,7 +541,12 @@ def decision_curve(y, risk_at_horizon, horizon: float, *, thresholds=None) -> pd
     Treat patients whose predicted probability of death by the horizon is ``>= pt``.
     Net benefit ``= (1 - S_+(t)) p_+ - S_+(t) p_+ pt / (1 - pt)`` with ``p_+`` the share of
     treated patients and ``S_+`` the Kaplan–Meier survival among them (0 when nobody is
-    treated); treat-all uses the whole cohort's Kaplan–Meier, treat-none is 0.
+    treated); treat-all uses the whole cohort's Kaplan–Meier, treat-none is 0. When the
+    horizon lies beyond the last follow-up time (event or censoring) of the treated
+    patients, ``S_+(t)`` is not estimated and the net benefit is NaN, with one
+    :class:`RuntimeWarning` per model naming the thresholds concerned: as R and Python
+    ``dcurves`` (``dca(..., time=)``), which never extrapolate a Kaplan–Meier curve past
+    its last observed time.
 
     Parameters
     ----------
@@ -480,14 +562,21 @@ def decision_curve(y, risk_at_horizon, horizon: float, *, thresholds=None) -> pd
     -------
     DataFrame
         ``threshold``, one net-benefit column per model (``"model"`` for a single array),
-        ``treat_all`` and ``treat_none``.
+        ``treat_all`` and ``treat_none``; NaN where the treated patients are not followed
+        up to the horizon.
 
     Examples
     --------
+    >>> import warnings
     >>> from sksurv.util import Surv
     >>> y = Surv.from_arrays([1, 1, 0, 0], [1.0, 2, 8, 9])
-    >>> decision_curve(y, [0.9, 0.8, 0.1, 0.2], 5.0, thresholds=[0.5])["model"].tolist()
-    [0.5]
+    >>> decision_curve(y, [0.9, 0.8, 0.6, 0.2], 5.0, thresholds=[0.5])["model"].round(6).tolist()
+    [0.25]
+    >>> with warnings.catch_warnings(record=True) as caught:  # at 0.7 only the deaths at 1 and 2 are treated
+    ...     warnings.simplefilter("always")
+    ...     dca = decision_curve(y, [0.9, 0.8, 0.6, 0.2], 5.0, thresholds=[0.5, 0.7])
+    >>> dca["model"].round(6).tolist(), caught[0].category.__name__
+    ([0.25, nan], 'RuntimeWarning')
     """
     event, time = core.check_target(y)
     horizon = float(core.check_times(horizon, time, event)[0])
@@ -502,12 +591,28 @@ def decision_curve(y, risk_at_horizon, horizon: float, *, thresholds=None) -> pd
         if (p < 0).any() or (p > 1).any():
             raise ValueError(f"risk_at_horizon[{name!r}] must be probabilities of death by the horizon in [0, 1]")
         nb = np.zeros(len(pt))
+        unfollowed = np.zeros(len(pt), dtype=bool)
         for k, thr in enumerate(pt):
             treated = p >= thr
-            if treated.any():
-                s = core.km_survival(time[treated], event[treated], horizon)
-                share = treated.mean()
-                nb[k] = (1 - s) * share - s * share * odds[k]
+            if not treated.any():
+                continue
+            if time[treated].max() < horizon:  # the treated group's Kaplan-Meier ends before the horizon
+                unfollowed[k] = True
+                nb[k] = np.nan
+                continue
+            s = core.km_survival(time[treated], event[treated], horizon)
+            share = treated.mean()
+            nb[k] = (1 - s) * share - s * share * odds[k]
+        if unfollowed.any():
+            bad = pt[unfollowed]
+            warnings.warn(
+                f"decision_curve: net benefit of {name!r} is NaN at {unfollowed.sum()} threshold(s) from "
+                f"{bad.min():g} to {bad.max():g}: the patients treated there are all followed for less than "
+                f"horizon={horizon:g} (their last follow-up is at most {time[p >= bad.min()].max():g}), so "
+                "their Kaplan-Meier survival at the horizon is not estimated (as R/Python dcurves)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         out[name] = nb
     s_all = core.km_survival(time, event, horizon)
     out["treat_all"] = (1 - s_all) - s_all * odds

@@ -96,10 +96,12 @@ def harrell_c(y, risk, *, tied_tol: float = 1e-8) -> float:
 def uno_c(y, risk, *, y_train=None, tau: float | None = None, tied_tol: float = 1e-8) -> float:
     """Uno's IPCW concordance index (higher score = higher risk).
 
-    A wrapper of :func:`sksurv.metrics.concordance_index_ipcw`. The censoring
-    distribution is estimated on ``y_train`` when given, else on ``y`` itself (the
-    scorer's case; with ``tau`` = last event time before the end of follow-up this
-    matches R ``survC1::Est.Cval`` within 0.002 on R's ``lung``/``gbsg`` test halves).
+    A wrapper of :func:`sksurv.metrics.concordance_index_ipcw`: pairs ``(i, j)`` with ``i``
+    dead at ``T_i < tau`` and ``T_j > T_i`` (or ``T_j = T_i`` with ``j`` censored), weighted by
+    ``1/G(T_i)^2``, tied risks counting 1/2. The censoring distribution ``G`` is estimated on
+    ``y_train`` when given, else on ``y`` itself (the scorer's case). R ``survC1::Est.Cval``
+    differs only under tied times (by up to 1.2e-3 on R's ``lung``/``gbsg`` test halves): it
+    weighs by ``1/G(T_i-)^2``, keeps deaths in the censoring risk set and drops tied-time pairs.
 
     Parameters
     ----------
@@ -340,8 +342,8 @@ def td_auc_ci(
 
     ``method="iid"``: normal interval ``AUC ± z·se`` (clipped to [0, 1]) with ``se`` from
     the iid representation of the IPCW estimator (Blanche, Dartigues & Jacqmin-Gadda
-    2013, Stat Med 32:5381, as R ``timeROC(iid=TRUE)``), using the corrected survival
-    term ``1{T >= t}/S(t)``; only for the evaluation-sample censoring (``y_train=None``).
+    2013, Stat Med 32:5381, as R ``timeROC(iid=TRUE)`` and ``riskRegression::Score``
+    compute it); only for the evaluation-sample censoring (``y_train=None``).
     ``method="bootstrap"``: seeded percentile bootstrap of :func:`td_auc` (resamples
     without a case or control are skipped). The iid method holds ``n x n`` matrices
     (about 8·n² bytes each; fine up to a few thousand patients).
