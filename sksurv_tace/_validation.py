@@ -6,6 +6,7 @@ wrong with it, so that a user can fix the cohort instead of debugging a NaN.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Sequence
 
@@ -20,6 +21,7 @@ __all__ = [
     "describe_rows",
     "check_path",
     "check_same_geometry",
+    "check_nifti_file",
 ]
 
 
@@ -159,10 +161,216 @@ def check_same_geometry(image, mask, label: str, *, tolerance: float = 1e-3) -> 
             )
 
 
+# NIfTI datatype codes whose voxels ITK's NIfTI reader (niftilib) sets to 0 when not finite, and their
+# numpy component type: float32, complex64, float64, complex128
+_NIFTI_FLOATS = {16: "f4", 32: "f4", 64: "f8", 1792: "f8"}
+
+
+def _nifti_layout(header: bytes):
+    """``(vox_offset, header size, voxel bytes, float dtype or None)`` of a NIfTI-1, NIfTI-2 or Analyze 7.5
+    header; None if it is not one (or is malformed: left to the reader). A ``ValueError`` if it is cut off."""
+    import math
+    import struct
+
+    for order in "<>":
+        declared = struct.unpack(order + "i", header[:4])[0] if len(header) >= 4 else None
+        if declared in (348, 540) and len(header) < declared:
+            raise ValueError(f"ends inside its {declared}-byte header, after {len(header)} bytes")
+        if declared == 348:
+            dims = struct.unpack(order + "8h", header[40:56])
+            datatype, bitpix = struct.unpack(order + "2h", header[70:74])
+            offset = struct.unpack(order + "f", header[108:112])[0]
+            break
+        if declared == 540:
+            datatype, bitpix = struct.unpack(order + "2h", header[12:16])
+            dims = struct.unpack(order + "8q", header[16:80])
+            offset = struct.unpack(order + "q", header[168:176])[0]
+            break
+    else:
+        return None
+    n_dims = dims[0]
+    if not 1 <= n_dims <= 7 or bitpix <= 0 or not math.isfinite(offset) or min(dims[1 : n_dims + 1]) <= 0:
+        return None
+    n_bits = math.prod(dims[1 : n_dims + 1]) * bitpix
+    dtype = _NIFTI_FLOATS.get(datatype)
+    return max(int(offset), 0), declared, (n_bits + 7) // 8, None if dtype is None else np.dtype(order + dtype)
+
+
+def _chunks(path: str):
+    """A file's content in blocks, decompressed when it is gzip (every member, as zlib's ``gzread``).
+
+    A ``ValueError`` when a gzip stream ends early (a cut file) or fails its checks (data, CRC, length).
+    """
+    import zlib
+
+    with open(path, "rb") as handle:
+        data = handle.read(1 << 16)  # small first block: the header is often all that is needed
+        if data[:2] != b"\x1f\x8b":  # not compressed: gzread reads such a file as it is
+            while data:
+                yield data
+                data = handle.read(1 << 23)
+            return
+        members, total = 0, 0
+        while data:
+            members += 1
+            stream = zlib.decompressobj(31)
+            while True:
+                while data and not stream.eof:
+                    try:
+                        out = stream.decompress(data, 1 << 20)
+                    except zlib.error as exc:
+                        raise ValueError(f"fails gzip decoding in member {members} ({exc})") from None
+                    total += len(out)
+                    yield out
+                    data = stream.unconsumed_tail
+                if stream.eof:
+                    data = stream.unused_data + data
+                    break
+                data = handle.read(1 << 20)
+                if not data:
+                    raise ValueError(
+                        f"ends inside gzip member {members} after {total} decompressed bytes (the file is cut off)"
+                    )
+            if len(data) < 2:
+                data += handle.read(1 << 20)
+            if data[:2] != b"\x1f\x8b":  # bytes after the last member are ignored, as gzread does
+                break
+
+
+def _is_gzip(path: str) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(2) == b"\x1f\x8b"
+
+
+def _scan(chunks, start: int, stop: int, dtype) -> tuple[int, int, int]:
+    """``(length, NaN count, infinite count)`` of a stream of blocks; values counted in bytes ``[start, stop)``."""
+    position, n_nan, n_inf, carry = 0, 0, 0, b""
+    for chunk in chunks:
+        low, high = max(start, position), min(stop, position + len(chunk))
+        if dtype is not None and low < high:
+            piece = carry + chunk[low - position : high - position]
+            usable = len(piece) - len(piece) % dtype.itemsize
+            values = np.frombuffer(piece, dtype, count=usable // dtype.itemsize)
+            finite = np.isfinite(values)
+            if not finite.all():
+                nan = int(np.count_nonzero(np.isnan(values)))
+                n_nan, n_inf = n_nan + nan, n_inf + int(finite.size - np.count_nonzero(finite)) - nan
+            carry = piece[usable:]
+        position += len(chunk)
+    return position, n_nan, n_inf
+
+
+def check_nifti_file(path) -> tuple[int, int] | None:
+    """Check a NIfTI file's voxel data against its header; return its NaN and infinite voxel counts.
+
+    ITK's NIfTI reader, and so :func:`SimpleITK.ReadImage`, reads a truncated ``.nii``,
+    ``.nii.gz`` or ``.hdr``/``.img`` pair without an error, the missing voxels set to 0
+    (0 HU in a CT), and silently reads NaN and infinite float voxels as 0 too. This check
+    compares the data size the header declares (voxels x ``bitpix`` / 8 from ``vox_offset``)
+    with the bytes the file holds: its size, or for gzip its decompressed length, found by
+    decompressing the whole file (streamed), which also checks each gzip member's CRC and
+    length: ITK decodes a gzip stream with a damaged byte without an error too, into wrong
+    voxels from there on. Float voxels are counted as stored. Other formats are not checked
+    here (NRRD and MetaImage readers raise on short data themselves and keep NaN).
+
+    Cost: an uncompressed ``.nii`` of integers is not read (its size is compared); a
+    ``.nii.gz`` is decompressed once more, about 0.12 s CPU for a 512 x 512 x 120 int16 CT
+    (63 MB of voxels; SimpleITK's own read of it takes about 0.07-0.09 s), 0.07 s for its
+    uint8 mask.
+
+    Parameters
+    ----------
+    path : str or path-like
+        An image file; names ending in ``.nii``, ``.hdr`` or ``.img`` (each also with
+        ``.gz``) are checked.
+
+    Returns
+    -------
+    (n_nan, n_inf) : tuple of int, or None
+        NaN and infinite values among the stored voxels (per component for complex data);
+        None for a file that is not a NIfTI (or Analyze) file.
+
+    Raises
+    ------
+    ValueError
+        ``image '<file>' is truncated or corrupt: ...`` with the declared and found sizes,
+        or the gzip error.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np, SimpleITK as sitk
+    >>> path = os.path.join(tempfile.mkdtemp(), "ct.nii.gz")
+    >>> volume = np.zeros((4, 8, 8), np.float32)
+    >>> volume[0, 0, :3] = np.nan
+    >>> sitk.WriteImage(sitk.GetImageFromArray(volume), path)
+    >>> check_nifti_file(path), int(np.isnan(sitk.GetArrayViewFromImage(sitk.ReadImage(path))).sum())
+    ((3, 0), 0)
+    >>> os.truncate(path, os.path.getsize(path) - 20)
+    >>> check_nifti_file(path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: image '...ct.nii.gz' is truncated or corrupt: it ends inside gzip member 1 after ... bytes ...
+    """
+    path = os.fspath(path)
+    base = path.lower().removesuffix(".gz")
+    if not os.path.isfile(path):
+        return None  # left to the reader's own error
+    if base.endswith(".nii"):
+        header_path = data_path = path
+    elif base.endswith((".hdr", ".img")):  # a pair: the files nifti_findhdrname / nifti_findimgname pick
+        stem = path[: len(path) - (3 if path.lower().endswith(".gz") else 0) - 4]
+        header_path = next((stem + e for e in (".hdr", ".hdr.gz") if os.path.isfile(stem + e)), None)
+        data_path = next((stem + e for e in (".img", ".img.gz") if os.path.isfile(stem + e)), None)
+        if header_path is None or data_path is None:
+            return None  # left to the reader's own error
+    else:
+        return None
+    current = header_path
+    try:
+        chunks, head = _chunks(header_path), []
+        for chunk in chunks:
+            head.append(chunk)
+            if sum(map(len, head)) >= 540:
+                break
+        layout = _nifti_layout(b"".join(head)[:540])
+        if layout is None:
+            return None
+        offset, header_size, n_bytes, dtype = layout
+        if data_path == header_path:
+            offset = max(offset, header_size)  # in a single file the voxels follow the header
+            chunks = itertools.chain(head, chunks)
+        else:
+            for _ in chunks:  # the rest of the header file: a cut .hdr.gz raises
+                pass
+            current, chunks = data_path, _chunks(data_path)
+        if dtype is None and not _is_gzip(data_path):
+            length, n_nan, n_inf = os.path.getsize(data_path), 0, 0  # integers, not compressed: the size says it all
+        else:
+            length, n_nan, n_inf = _scan(chunks, offset, offset + n_bytes, dtype)
+    except ValueError as exc:
+        raise ValueError(f"image {current!r} is truncated or corrupt: it {exc}") from None
+    except OSError as exc:
+        raise ValueError(f"image {current!r} cannot be read ({exc})") from None
+    if length < offset + n_bytes:
+        what = "decompressed " if current.lower().endswith(".gz") else ""
+        raise ValueError(
+            f"image {current!r} is truncated or corrupt: its header declares {n_bytes} bytes of voxel data from "
+            f"byte {offset}, but the file holds only {max(0, length - offset)} of them ({length} {what}bytes in all; "
+            "SimpleITK would read the missing voxels as 0); copy or export the file again"
+        )
+    return n_nan, n_inf
+
+
 def _read_info(path, label: str, column: str):
     import SimpleITK as sitk
 
     path = check_path(path, label, column)
+    if not os.path.isdir(path):
+        try:
+            check_nifti_file(path)  # a truncated NIfTI reads without an error, zero-filled
+        except ValueError as exc:
+            raise ValueError(f"{label}: {column} {exc}") from None
     try:
         if os.path.isdir(path):
             files = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(path)
@@ -200,7 +408,8 @@ def check_image_paths(
     Raises
     ------
     ValueError
-        Naming the patient and the problem: missing column or file, unreadable file,
+        Naming the patient and the problem: missing column or file, unreadable file
+        (a truncated or corrupt NIfTI file included, see :func:`check_nifti_file`),
         mask of another size/spacing/origin/direction than its image, empty mask.
 
     Examples

@@ -171,6 +171,28 @@ def test_load_manifest_missing_things(tmp_path):
         load_manifest(tmp_path / "m.csv", time_unit="fortnights")
 
 
+def test_load_manifest_names_a_non_utf8_file_and_suggests_encoding(tmp_path):
+    """A Windows-1252 manifest raised pandas' bare UnicodeDecodeError; now a ValueError naming file, byte and line."""
+    text = "patient_id,time,event,centre\np1,10,1,Paris\np2,20,0,Créteil\n"
+    path = tmp_path / "excel.csv"
+    path.write_bytes(text.encode("cp1252"))
+    position = text.encode("cp1252").index(b"\xe9")
+    message = rf"manifest '.*excel.csv' is not utf-8 text: byte 0xe9 at byte position {position} \(line 3\).*encoding="
+    with pytest.raises(ValueError, match=message):
+        load_manifest(path)
+    X, y = load_manifest(path, encoding="cp1252")
+    assert X["centre"].tolist() == ["Paris", "Créteil"] and y["time"].tolist() == [10.0, 20.0]
+    # a UTF-8 byte-order mark (Excel's "CSV UTF-8") is skipped; UTF-16 is named
+    (tmp_path / "bom.csv").write_bytes(text.encode("utf-8-sig"))
+    assert load_manifest(tmp_path / "bom.csv")[0]["centre"].tolist() == ["Paris", "Créteil"]
+    (tmp_path / "utf16.csv").write_bytes(text.encode("utf-16"))
+    with pytest.raises(ValueError, match=r"utf16.csv' is not utf-8 text: byte 0x(ff|fe) at byte position 0 .*utf-16"):
+        load_manifest(tmp_path / "utf16.csv")
+    assert load_manifest(tmp_path / "utf16.csv", encoding="utf-16")[0]["centre"].tolist() == ["Paris", "Créteil"]
+    with pytest.raises(ValueError, match="encoding 'klingon' is not an encoding Python knows"):
+        load_manifest(path, encoding="klingon")
+
+
 def test_write_manifest_keeps_outside_paths_absolute(tmp_path):
     from sksurv.util import Surv
 

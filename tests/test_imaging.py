@@ -6,8 +6,10 @@ the raw Pixel Data bytes of two real TCIA slices (tests/data/dicom/SOURCE.txt), 
 properties (same array from every format, cache hits, parallel == serial).
 """
 
+import gzip
 import os
 import pathlib
+import re
 import shutil
 import struct
 
@@ -23,6 +25,7 @@ from sklearn.utils.estimator_checks import (
     check_set_params,
 )
 
+from sksurv_tace._validation import check_image_paths
 from sksurv_tace.preprocessing import imaging
 from sksurv_tace.preprocessing.imaging import CTPreprocessor, read_image
 
@@ -390,8 +393,153 @@ def test_mask_label_selects_the_tumour(tmp_path):
     images, masks = CTPreprocessor(margin_mm=10.0, image_size=18, mask_label=2).transform(X, return_mask=True)
     np.testing.assert_allclose(images[0], window(crop(background(), [5, 6, 7], (15, 33), (11, 29))), atol=1e-6)
     assert masks[0].sum() == 64
-    with pytest.raises(ValueError, match="no voxel with label 3"):
+    with pytest.raises(ValueError, match=r"no voxel with label 3 \(it holds non-zero labels 1, 2\)"):
         CTPreprocessor(mask_label=3).transform(X)
+
+
+def test_multi_label_mask_is_refused_without_mask_label(tmp_path):
+    """Liver = 1, tumour = 2 (an HCC-TACE-Seg style export): with mask_label=None the tumour is ambiguous."""
+    labels = np.zeros(SHAPE, np.uint8)
+    labels[2:10, 5:45, 5:45] = 1
+    labels[tumour_blob() == 1] = 2
+    X = pd.DataFrame(
+        {
+            "patient_id": ["L"],
+            "ct": [write(background(), tmp_path / "ct.nrrd")],
+            "mask": [write(labels, tmp_path / "labels.nrrd")],
+        }
+    )
+    message = r"patient L: mask '.*labels.nrrd' holds 2 non-zero labels \(1, 2\).*pass mask_label="
+    with pytest.raises(ValueError, match=message):
+        CTPreprocessor(image_size=16).fit_transform(X)
+    # the same rule for any labels: 0/1/255
+    labels[0, 0, 0] = 255
+    X["mask"] = [write(labels, tmp_path / "three.nrrd")]
+    with pytest.raises(ValueError, match=r"holds 3 non-zero labels \(1, 2, 255\)"):
+        CTPreprocessor(image_size=16).fit_transform(X)
+
+
+def test_binary_mask_of_any_value_is_the_tumour(tmp_path):
+    """With mask_label=None a 0/255 (or float 0/1) mask gives the ROI of the 0/1 mask; mask_label=255 too."""
+    ct = write(background(), tmp_path / "ct.nrrd")
+    X = pd.DataFrame({"ct": [ct] * 3, "mask": [
+        write(tumour_blob(), tmp_path / "m1.nrrd"),
+        write(tumour_blob() * np.uint8(255), tmp_path / "m255.nrrd"),
+        write(tumour_blob().astype(np.float32), tmp_path / "mfloat.nii.gz"),
+    ]})  # fmt: skip
+    images, masks = CTPreprocessor(margin_mm=10.0, image_size=18).transform(X, return_mask=True)
+    for i in (1, 2):
+        np.testing.assert_array_equal(images[i], images[0])
+        np.testing.assert_array_equal(masks[i], masks[0])
+    np.testing.assert_array_equal(CTPreprocessor(margin_mm=10.0, image_size=18, mask_label=255).transform(X[1:2]),
+                                  images[1:2])  # fmt: skip
+
+
+@pytest.mark.parametrize("bad", [0, True, 1.5, "2"])
+def test_bad_mask_label_is_refused_in_fit(cohort, bad):
+    with pytest.raises(ValueError, match="mask_label"):
+        CTPreprocessor(mask_label=bad).fit(cohort)
+
+
+# --------------------------------------------------------------------------- truncated files, non-finite voxels
+
+
+def _truncate(path, keep):
+    """Cut a file: ``keep`` a fraction of its bytes (float), its first ``keep`` bytes (int), or all but ``-keep``."""
+    data = pathlib.Path(path).read_bytes()
+    n = int(len(data) * keep) if isinstance(keep, float) else keep if keep >= 0 else len(data) + keep
+    pathlib.Path(path).write_bytes(data[:n])
+    return str(path)
+
+
+def _no_zero_volume():
+    """A CT volume without any 0 HU voxel, so a zero-filled read would show."""
+    volume = background().copy()
+    volume[volume == 0] = 10
+    return volume
+
+
+@pytest.mark.parametrize("suffix", [".nii", ".nii.gz"])
+@pytest.mark.parametrize("keep", [0.5, 0.97, -1], ids=["half", "97%", "last byte cut"])
+def test_truncated_nifti_is_refused(tmp_path, cohort, suffix, keep):
+    """SimpleITK 2.x reads a cut NIfTI without error, the missing voxels 0 HU; every image path must refuse it."""
+    path = _truncate(write(_no_zero_volume(), tmp_path / f"cut{suffix}"), keep)
+    with pytest.raises(ValueError, match=rf"image '.*cut{re.escape(suffix)}' is truncated or corrupt"):
+        read_image(path)
+    X = cohort.copy()
+    X.loc[1, "ct"] = path
+    with pytest.raises(ValueError, match=rf"patient P2: ct image '.*cut{re.escape(suffix)}' is truncated or corrupt"):
+        CTPreprocessor(image_size=16).fit_transform(X)
+    X = cohort.copy()
+    X.loc[2, "mask"] = _truncate(write(tumour_blob(centre_slice=11), tmp_path / f"mask{suffix}"), keep)
+    with pytest.raises(ValueError, match=r"patient P3: mask image '.*mask.nii.* is truncated or corrupt"):
+        CTPreprocessor(image_size=16).fit_transform(X)
+    with pytest.raises(ValueError, match=r"patient P3: mask image '.*mask.nii.* is truncated or corrupt"):
+        check_image_paths(X)
+
+
+def test_nifti_completeness_check(tmp_path):
+    """Complete files pass; a cut header, a cut .hdr/.img pair and a damaged gzip stream are refused."""
+    volume = _no_zero_volume()
+    for name in ("ok.nii", "ok.nii.gz", "ok.hdr", "okz.img.gz"):
+        np.testing.assert_array_equal(sitk.GetArrayFromImage(read_image(write(volume, tmp_path / name))), volume)
+    data = (tmp_path / "ok.nii.gz").read_bytes()
+    raw = gzip.decompress(data)
+    two = tmp_path / "two_members.nii.gz"  # concatenated gzip members: one stream for zlib's gzread
+    two.write_bytes(gzip.compress(raw[:1000]) + gzip.compress(raw[1000:]))
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(read_image(two)), volume)
+
+    header = _truncate(write(volume, tmp_path / "header.nii"), 200)
+    with pytest.raises(ValueError, match=r"header.nii' is truncated or corrupt: it ends inside its 348-byte header"):
+        read_image(header)
+    pair = write(volume, tmp_path / "pair.hdr")
+    _truncate(tmp_path / "pair.img", -2)
+    with pytest.raises(ValueError, match=r"pair.img' is truncated or corrupt: .*holds only 55294 of them"):
+        read_image(pair)
+    # one flipped bit mid-file (0.36 MB stream): SimpleITK 2.5 decodes it without an error into wrong voxels
+    noise = np.random.default_rng(0).integers(-1000, 1000, (24, 96, 96), dtype=np.int16)
+    damaged = bytearray(pathlib.Path(write(noise, tmp_path / "damaged.nii.gz")).read_bytes())
+    damaged[len(damaged) // 2] ^= 0x01
+    (tmp_path / "damaged.nii.gz").write_bytes(bytes(damaged))
+    with pytest.raises(ValueError, match=r"damaged.nii.gz' is truncated or corrupt: it fails gzip decoding"):
+        read_image(tmp_path / "damaged.nii.gz")
+
+
+@pytest.mark.parametrize("suffix", [".nii.gz", ".nii", ".nrrd"])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("where", ["tumour", "outside"])
+def test_non_finite_ct_voxels_are_refused(tmp_path, cohort, suffix, value, where):
+    """NaN/inf voxels gave a NaN-free ROI without a word (SimpleITK reads them from NIfTI as 0, the window
+    clips them elsewhere): refused anywhere in the CT, naming the patient, the file and the count."""
+    volume = background().astype(np.float32)
+    at = (6, 24, 20) if where == "tumour" else (0, 2, 2)
+    volume[at] = value
+    volume[at[0], at[1], at[2] + 1] = value
+    X = cohort.copy()
+    X.loc[1, "ct"] = write(volume, tmp_path / f"float_ct{suffix}")
+    n_nan = 2 if np.isnan(value) else 0
+    message = (
+        rf"patient P2: ct image '.*float_ct{re.escape(suffix)}' holds 2 non-finite voxel\(s\) of {np.prod(SHAPE)} "
+        rf"\({n_nan} NaN, {2 - n_nan} infinite\)"
+    )
+    with pytest.raises(ValueError, match=message):
+        CTPreprocessor(image_size=16).fit_transform(X)
+    with pytest.raises(ValueError, match=message[len("patient P2: ct ") :]):
+        read_image(X.loc[1, "ct"])
+    # the finite float volume is accepted and equals the integer one
+    X.loc[1, "ct"] = write(background().astype(np.float32), tmp_path / f"float_ok{suffix}")
+    np.testing.assert_array_equal(
+        CTPreprocessor(image_size=16).transform(X), CTPreprocessor(image_size=16).transform(cohort)
+    )
+
+
+def test_non_finite_mask_voxels_are_refused(tmp_path, cohort):
+    mask = tumour_blob().astype(np.float64)
+    mask[0, 0, 0] = np.nan
+    X = cohort.copy()
+    X.loc[0, "mask"] = write(mask, tmp_path / "nan_mask.nii.gz")
+    with pytest.raises(ValueError, match=r"patient P1: mask image '.*nan_mask.nii.gz' holds 1 non-finite voxel"):
+        CTPreprocessor(image_size=16).fit_transform(X)
 
 
 # --------------------------------------------------------------------------- cache, parallel, determinism

@@ -1,6 +1,7 @@
 """Tests of sksurv_tace.preprocessing.radiomics and RadiomicsCox: pyradiomics baselines, caching, dask."""
 
 import ast
+import inspect
 import os
 import shutil
 import time
@@ -15,7 +16,8 @@ from sksurv.linear_model import CoxnetSurvivalAnalysis
 from sksurv.util import Surv
 
 from sksurv_tace.models.radiomics_cox import RadiomicsCox, correlation_filter
-from sksurv_tace.preprocessing.radiomics import RadiomicsExtractor
+from sksurv_tace.preprocessing.imaging import CTPreprocessor
+from sksurv_tace.preprocessing.radiomics import DEFAULT_CT_SETTINGS, RadiomicsExtractor
 
 DATA = Path(__file__).parent / "data" / "pyradiomics"
 CASES = ["brain1", "brain2", "breast1"]
@@ -204,6 +206,70 @@ def test_bad_images_name_the_patient(tmp_path, volumes):
         extractor.fit_transform(volumes.drop(columns=["mask"]))
     with pytest.raises(ValueError, match="invalid pyradiomics parameters"):
         RadiomicsExtractor(settings={"binWidth": "wide"}, progress=False).fit(volumes)
+
+
+def _write_like(array, reference: str, path: Path) -> str:
+    image = sitk.GetImageFromArray(array)
+    image.CopyInformation(sitk.ReadImage(reference))
+    sitk.WriteImage(image, str(path))
+    return str(path)
+
+
+FAST = dict(feature_classes=["firstorder", "glcm", "shape"], progress=False)
+
+
+def test_mask_label_rule_is_shared_with_ct_preprocessor(tmp_path, volumes):
+    """One rule for every image path: the same parameter, default, selection and errors as CTPreprocessor."""
+    assert inspect.signature(RadiomicsExtractor).parameters["mask_label"].default is None
+    assert inspect.signature(CTPreprocessor).parameters["mask_label"].default is None
+    X = volumes.iloc[:1].copy()
+    binary = RadiomicsExtractor(**FAST).fit_transform(X)
+    tumour = sitk.GetArrayFromImage(sitk.ReadImage(X["mask"].iloc[0]))
+    assert set(np.unique(tumour)) == {0, 1}
+
+    # a 0/255 mask: the same tumour (pyradiomics' label 1 used to find no voxel)
+    X255 = X.assign(mask=_write_like(tumour * np.uint8(255), X["mask"].iloc[0], tmp_path / "m255.nii.gz"))
+    pd.testing.assert_frame_equal(RadiomicsExtractor(**FAST).fit_transform(X255), binary)
+
+    # liver = 1, tumour = 2: mask_label=2 (or pyradiomics' own label setting) gives the binary mask's features
+    labels = np.where(tumour == 1, 2, 0).astype(np.uint8)
+    labels[2:-2, 5:-5, 5:-5][labels[2:-2, 5:-5, 5:-5] == 0] = 1
+    multi = X.assign(mask=_write_like(labels, X["mask"].iloc[0], tmp_path / "liver_tumour.nii.gz"))
+    pd.testing.assert_frame_equal(RadiomicsExtractor(mask_label=2, **FAST).fit_transform(multi), binary)
+    pd.testing.assert_frame_equal(
+        RadiomicsExtractor(settings={**DEFAULT_CT_SETTINGS, "label": 2}, **FAST).fit_transform(multi), binary
+    )
+    with pytest.raises(ValueError, match="mask_label=1 and the pyradiomics setting label=2 disagree"):
+        RadiomicsExtractor(mask_label=1, settings={"label": 2}, **FAST).fit(multi)
+
+    # mask_label=None and two labels: refused with CTPreprocessor's very message (it used to give the liver's
+    # features: pyradiomics' label 1)
+    message = r"patient P00: mask '.*liver_tumour.nii.gz' holds 2 non-zero labels \(1, 2\).*pass mask_label="
+    with pytest.raises(ValueError, match=message) as radiomics_error:
+        RadiomicsExtractor(**FAST).fit_transform(multi)
+    with pytest.raises(ValueError, match=message) as roi_error:
+        CTPreprocessor(image_size=16).fit_transform(multi)
+    assert str(radiomics_error.value) == str(roi_error.value)
+    with pytest.raises(ValueError, match=r"no voxel with label 3 \(it holds non-zero labels 1, 2\)"):
+        RadiomicsExtractor(mask_label=3, **FAST).fit_transform(multi)
+    for bad in (0, 1.0, True):
+        with pytest.raises(ValueError, match="mask_label"):
+            RadiomicsExtractor(mask_label=bad, **FAST).fit(X)
+
+
+def test_truncated_or_non_finite_images_name_the_patient(tmp_path, volumes):
+    X = volumes.iloc[:2].copy()
+    data = Path(X["ct"].iloc[1]).read_bytes()
+    (tmp_path / "cut.nii.gz").write_bytes(data[: len(data) * 9 // 10])
+    cut = X.assign(ct=[X["ct"].iloc[0], str(tmp_path / "cut.nii.gz")])
+    with pytest.raises(ValueError, match=r"patient P01: ct image '.*cut.nii.gz' is truncated or corrupt"):
+        RadiomicsExtractor(**FAST).fit_transform(cut)
+    ct = sitk.GetArrayFromImage(sitk.ReadImage(X["ct"].iloc[1]))
+    tumour = sitk.GetArrayFromImage(sitk.ReadImage(X["mask"].iloc[1])) == 1
+    ct[tuple(np.argwhere(tumour)[0])] = np.nan  # inside the tumour: pyradiomics still gave finite features
+    nan = X.assign(ct=[X["ct"].iloc[0], _write_like(ct, X["ct"].iloc[1], tmp_path / "nan.nii.gz")])
+    with pytest.raises(ValueError, match=r"patient P01: ct image '.*nan.nii.gz' holds 1 non-finite voxel\(s\)"):
+        RadiomicsExtractor(**FAST).fit_transform(nan)
 
 
 # -------------------------------------------------------------------------------------------------------------

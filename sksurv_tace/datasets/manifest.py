@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import os
 from pathlib import Path
 
@@ -77,6 +78,24 @@ def _relative_to(value, base: Path) -> str:
         return str(value)
 
 
+def _decoding_error(path: Path, encoding: str, exc: UnicodeError) -> str:
+    """The message for a manifest that is not ``encoding`` text: the file, the first bad byte's position and line."""
+    raw = path.read_bytes()
+    try:
+        raw.decode(encoding)  # the whole file, so the position is from its start (pandas decodes in chunks)
+    except UnicodeDecodeError as whole:
+        start = whole.start
+        line = raw[:start].decode(encoding, errors="replace").count("\n") + 1
+        where = f": byte 0x{raw[start]:02x} at byte position {start} (line {line}) cannot be decoded ({whole.reason})"
+    else:
+        where = f" ({exc})"
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        hint = 'it starts with a UTF-16 byte-order mark: pass encoding="utf-16"'
+    else:
+        hint = 'pass the file\'s encoding, e.g. encoding="cp1252" (Excel on Windows) or "latin-1", or save it as UTF-8'
+    return f"manifest {str(path)!r} is not {encoding} text{where}; {hint}"
+
+
 def load_manifest(
     path,
     *,
@@ -87,6 +106,7 @@ def load_manifest(
     time_unit: str = "days",
     categorical=None,
     check_files: bool = True,
+    encoding: str = "utf-8",
 ):
     """Load a cohort from a CSV manifest.
 
@@ -108,6 +128,9 @@ def load_manifest(
     check_files : bool, default=True
         Raise when an image file does not exist (reading and geometry are checked by the
         image transformers).
+    encoding : str, default="utf-8"
+        Text encoding of the CSV (a UTF-8 byte-order mark is skipped). A CSV saved by
+        Excel on Windows is often ``"cp1252"``; ``"utf-16"`` for "Unicode text" exports.
 
     Returns
     -------
@@ -120,7 +143,9 @@ def load_manifest(
     ------
     ValueError
         Naming the patient and the problem: a missing column, a bad time or event,
-        a duplicated patient id, an image path that does not exist.
+        a duplicated patient id, an image path that does not exist; or naming the file,
+        the byte position and line when it is not text in ``encoding`` (suggesting an
+        ``encoding=``).
 
     Examples
     --------
@@ -131,13 +156,27 @@ def load_manifest(
     >>> X2, y2 = load_manifest(folder + "/manifest.csv")
     >>> X2.equals(X), bool((y2 == y).all())
     (True, True)
+
+    A manifest saved in another encoding is read with ``encoding=``:
+
+    >>> _ = open(folder + "/latin.csv", "w", encoding="cp1252").write("patient_id,time,event\\nJosé,100,1\\n")
+    >>> X3, _ = load_manifest(folder + "/latin.csv", encoding="cp1252")
+    >>> X3["patient_id"].tolist()
+    ['José']
     """
     if time_unit not in TIME_UNITS:
         raise ValueError(f"time_unit must be one of {sorted(TIME_UNITS)}, got {time_unit!r}")
+    try:
+        codecs.lookup(encoding)
+    except (LookupError, TypeError):
+        raise ValueError(f"encoding {encoding!r} is not an encoding Python knows (e.g. 'utf-8', 'cp1252')") from None
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"manifest {str(path)!r} does not exist")
-    table = pd.read_csv(path, dtype={id_column: str})
+    try:
+        table = pd.read_csv(path, dtype={id_column: str}, encoding=encoding)
+    except UnicodeError as exc:
+        raise ValueError(_decoding_error(path, encoding, exc)) from None
     check_clinical_columns(table, [id_column, time_column, event_column], what=f"manifest {path.name}")
     table = table.rename(columns={id_column: "patient_id"})
     labels = [f"patient {p}" for p in table["patient_id"]]

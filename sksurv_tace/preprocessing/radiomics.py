@@ -31,17 +31,18 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from sksurv_tace._patients import map_patients
-from sksurv_tace._validation import check_clinical_columns, check_image_paths, row_labels
+from sksurv_tace._validation import check_clinical_columns, row_labels
+from sksurv_tace.preprocessing.imaging import _check_mask_label, _read_patient
 
 __all__ = ["RadiomicsExtractor", "DEFAULT_CT_SETTINGS"]
 
 #: Extraction settings used when ``settings=None``: fixed bin width of 25 HU, B-spline resampling to 1 mm
-#: isotropic voxels (the mask is resampled with nearest neighbour by pyradiomics), label 1.
+#: isotropic voxels (the mask is resampled with nearest neighbour by pyradiomics). No ``label``: the tumour
+#: is chosen by ``RadiomicsExtractor(mask_label=...)``, the rule every image path of the package shares.
 DEFAULT_CT_SETTINGS = {
     "binWidth": 25,
     "resampledPixelSpacing": [1.0, 1.0, 1.0],
     "interpolator": "sitkBSpline",
-    "label": 1,
     "normalize": False,
     "minimumROIDimensions": 2,
 }
@@ -68,12 +69,11 @@ def _extract_patient(paths: tuple[str, str], label: str, columns: tuple[str, str
     import radiomics
 
     radiomics.setVerbosity(40)
-    image_column, mask_column = columns
-    frame = pd.DataFrame({image_column: [paths[0]], mask_column: [paths[1]]})
-    check_image_paths(frame, image_column=image_column, mask_column=mask_column, labels=[label])
+    # the checks and the tumour rule of every image path; pyradiomics gets the tumour as label 1 of a 0/1 mask
+    image, tumour = _read_patient(paths, label, columns, params["mask_label"], volume=False)
     extractor = _make_extractor(params["pyradiomics"])
     try:
-        result = extractor.execute(*paths)
+        result = extractor.execute(image, tumour, label=1)
     except (ValueError, RuntimeError, AssertionError) as exc:
         raise ValueError(f"{label}: pyradiomics could not extract features ({exc})") from None
     features = {}
@@ -92,9 +92,17 @@ class RadiomicsExtractor(TransformerMixin, BaseEstimator):
     Parameters
     ----------
     image_column, mask_column : str, default="ct", "mask"
-        Columns of ``X`` holding the image and mask paths (anything SimpleITK reads).
+        Columns of ``X`` holding the image and mask paths (anything
+        :func:`~sksurv_tace.preprocessing.read_image` reads, DICOM series folders included).
+    mask_label : int or None, default=None
+        Label value of the tumour in the mask (other labels, e.g. a liver label, are ignored). None: the mask
+        must be binary (one non-zero value, e.g. 0/1 or 0/255), and every non-zero voxel is tumour; a mask with
+        several non-zero labels is refused (a ``ValueError`` naming the patient and the labels found), as is
+        ``0``. The same parameter, default and rule as :class:`~sksurv_tace.preprocessing.CTPreprocessor`, so
+        both models see the same tumour. A pyradiomics ``label`` in ``settings`` is taken as ``mask_label``
+        (they must agree when both are given).
     settings : None, dict or str, default=None
-        ``None``: :data:`DEFAULT_CT_SETTINGS` (bin width 25 HU, 1 mm isotropic resampling, label 1).
+        ``None``: :data:`DEFAULT_CT_SETTINGS` (bin width 25 HU, 1 mm isotropic resampling).
         A dict: either pyradiomics settings (``{"binWidth": 25, ...}``, used instead of the CT defaults on top
         of pyradiomics' own defaults) or a full parameter dict with ``setting``/``imageType``/``featureClass``
         sections. A str or path: a pyradiomics YAML/JSON parameter file.
@@ -124,6 +132,13 @@ class RadiomicsExtractor(TransformerMixin, BaseEstimator):
     feature_names_in_ : ndarray of str
     n_features_in_ : int
 
+    Notes
+    -----
+    Each patient's CT and mask are read and checked as by :class:`~sksurv_tace.preprocessing.CTPreprocessor`
+    (a ``ValueError`` naming the patient for an unreadable, truncated or corrupt file, NaN or infinite voxels
+    anywhere in the CT or mask, a mask off the CT's grid, an empty or ambiguous mask); pyradiomics then gets
+    the CT and the selected tumour as label 1 of a 0/1 mask.
+
     Examples
     --------
     >>> import tempfile
@@ -132,6 +147,9 @@ class RadiomicsExtractor(TransformerMixin, BaseEstimator):
     >>> features = RadiomicsExtractor(progress=False).fit_transform(X)
     >>> features.shape[0], features.shape[1] >= 100
     (2, True)
+    >>> from sksurv_tace.preprocessing import CTPreprocessor
+    >>> RadiomicsExtractor().mask_label == CTPreprocessor().mask_label  # one tumour rule, one default
+    True
     """
 
     def __init__(
@@ -139,6 +157,7 @@ class RadiomicsExtractor(TransformerMixin, BaseEstimator):
         *,
         image_column="ct",
         mask_column="mask",
+        mask_label=None,
         settings=None,
         image_types=None,
         feature_classes=None,
@@ -149,6 +168,7 @@ class RadiomicsExtractor(TransformerMixin, BaseEstimator):
     ):
         self.image_column = image_column
         self.mask_column = mask_column
+        self.mask_label = mask_label
         self.settings = settings
         self.image_types = image_types
         self.feature_classes = feature_classes
@@ -201,14 +221,31 @@ class RadiomicsExtractor(TransformerMixin, BaseEstimator):
             _make_extractor(params)
         except Exception as exc:  # pykwalify raises its own SchemaError
             raise ValueError(f"invalid pyradiomics parameters {params}: {exc}") from None
+        self._mask_label(params)
         return params
+
+    def _mask_label(self, params: dict):
+        """The tumour label: ``mask_label``, else a pyradiomics ``label`` setting; a ``ValueError`` if they differ."""
+        mask_label = _check_mask_label(self.mask_label)
+        setting = params.get("setting", {}).get("label")
+        if setting is None:
+            return mask_label
+        setting = _check_mask_label(setting, "the pyradiomics setting label")
+        if mask_label is not None and mask_label != setting:
+            raise ValueError(
+                f"mask_label={mask_label} and the pyradiomics setting label={setting} disagree; "
+                "give the tumour's label once, as mask_label"
+            )
+        return setting
 
     def _extract(self, X: pd.DataFrame, params: dict) -> list[dict]:
         check_clinical_columns(X, [self.image_column, self.mask_column])
         import radiomics
 
-        # part of the cache key: a new pyradiomics version may compute other values
-        key = {"pyradiomics": params, "version": radiomics.__version__, "include_diagnostics": self.include_diagnostics}
+        # part of the cache key: a new pyradiomics version may compute other values; "rule" 2: the shared
+        # checks and mask-label rule of sksurv_tace.preprocessing.imaging._read_patient
+        key = {"pyradiomics": params, "version": radiomics.__version__, "include_diagnostics": self.include_diagnostics,
+               "mask_label": self._mask_label(params), "rule": 2}  # fmt: skip
         columns = (self.image_column, self.mask_column)
         return map_patients(_extract_patient, X, columns, key, memory=self.memory, n_jobs=self.n_jobs,
                             progress=self.progress, desc="radiomics")  # fmt: skip
