@@ -135,6 +135,9 @@ def check_clinical_columns(X: pd.DataFrame, columns: Sequence[str], *, what: str
     """Raise a ``ValueError`` naming the columns of ``columns`` that ``X`` lacks."""
     if not isinstance(X, pd.DataFrame):
         raise ValueError(f"{what} must be a pandas DataFrame with named columns; got {type(X).__name__}")
+    duplicated = sorted({str(c) for c in X.columns[X.columns.duplicated()]})
+    if duplicated:
+        raise ValueError(f"{what} has duplicated column name(s) {duplicated}: every column needs its own name")
     missing = [c for c in columns if c not in X.columns]
     if missing:
         raise ValueError(f"{what} is missing column(s) {missing}; it has {list(X.columns)}")

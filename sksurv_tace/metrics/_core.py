@@ -82,6 +82,25 @@ def check_times(
     return arr
 
 
+def check_horizon(horizon, time: np.ndarray, event: np.ndarray, *, strict_case: bool = False) -> float:
+    """One horizon (a number, or a sequence holding one), checked as :func:`check_times` checks it."""
+    values = check_times(horizon, time, event, strict_case=strict_case)
+    if values.size != 1:
+        raise ValueError(f"horizon must be one time, not {values.size}; got {horizon!r}")
+    return float(values[0])
+
+
+def check_number(value, name: str, *, low=-np.inf, high=np.inf, integer: bool = False) -> float:
+    """A real number (an integer with ``integer``) in ``(low, high)``, else a ValueError naming ``name``."""
+    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
+    if isinstance(value, bool | np.bool_) or not isinstance(value, kinds):
+        kind = "an integer" if integer else "a number"
+        raise ValueError(f"{name} must be {kind}; got {value!r}")
+    if not np.isfinite(value) or not low < value < high:
+        raise ValueError(f"{name} must be a finite number in ({low:g}, {high:g}); got {value!r}")
+    return value
+
+
 def check_n_bootstrap(n_bootstrap: int) -> int:
     """The number of bootstrap resamples, an integer ``>= 2``."""
     if not isinstance(n_bootstrap, int | np.integer) or n_bootstrap < 2:
@@ -91,8 +110,7 @@ def check_n_bootstrap(n_bootstrap: int) -> int:
 
 def z_value(confidence_level: float) -> float:
     """Two-sided normal quantile of a confidence level in ``(0, 1)`` (1.96 for 0.95)."""
-    if not 0 < confidence_level < 1:
-        raise ValueError(f"confidence_level must be in (0, 1); got {confidence_level}")
+    check_number(confidence_level, "confidence_level", low=0.0, high=1.0)
     return float(stats.norm.ppf(0.5 + confidence_level / 2))
 
 

@@ -55,7 +55,7 @@ def _horizon_status(time, event, horizon, censoring):
 
 def _prepare(y, risk, horizon, name="risk"):
     event, time = core.check_target(y)
-    horizon = float(core.check_times(horizon, time, event)[0])
+    horizon = core.check_horizon(horizon, time, event)
     risk = core.check_risk(risk, len(time), name=name)
     return event, time, risk, horizon
 
@@ -124,7 +124,9 @@ def confusion_at_cutoff(y, risk, cutoff: float, horizon: float, *, censoring: st
     -------
     dict
         ``accuracy, sensitivity, specificity, ppv, npv, prevalence`` and the (weighted)
-        counts ``tp, fp, tn, fn`` plus ``n_excluded`` (censored before the horizon).
+        counts ``tp, fp, tn, fn`` plus ``n_excluded`` (censored before the horizon). A ratio
+        with an empty denominator (e.g. ``ppv`` when no patient is at or above the cut-off)
+        is NaN, with a :class:`RuntimeWarning` naming it.
 
     Examples
     --------
@@ -135,8 +137,7 @@ def confusion_at_cutoff(y, risk, cutoff: float, horizon: float, *, censoring: st
     (0.5, 0.5, 1)
     """
     event, time, risk, horizon = _prepare(y, risk, horizon)
-    if not np.isfinite(cutoff):
-        raise ValueError(f"cutoff must be finite; got {cutoff!r}")
+    core.check_number(cutoff, "cutoff")
     case, w = _horizon_status(time, event, horizon, censoring)
     pos = risk >= cutoff
     tp = float(w[case & pos].sum())
@@ -145,22 +146,35 @@ def confusion_at_cutoff(y, risk, cutoff: float, horizon: float, *, censoring: st
     tn = float(w[~case & ~pos].sum())
     total = tp + fn + fp + tn
 
-    def ratio(a, b):
-        return a / b if b > 0 else float("nan")
+    undefined = []
 
-    return dict(
-        accuracy=ratio(tp + tn, total),
-        sensitivity=ratio(tp, tp + fn),
-        specificity=ratio(tn, tn + fp),
-        ppv=ratio(tp, tp + fp),
-        npv=ratio(tn, tn + fn),
-        prevalence=ratio(tp + fn, total),
+    def ratio(a, b, name):
+        if b > 0:
+            return a / b
+        undefined.append(name)
+        return float("nan")
+
+    result = dict(
+        accuracy=ratio(tp + tn, total, "accuracy"),
+        sensitivity=ratio(tp, tp + fn, "sensitivity"),
+        specificity=ratio(tn, tn + fp, "specificity"),
+        ppv=ratio(tp, tp + fp, "ppv"),
+        npv=ratio(tn, tn + fn, "npv"),
+        prevalence=ratio(tp + fn, total, "prevalence"),
         tp=tp,
         fp=fp,
         tn=tn,
         fn=fn,
         n_excluded=int((w == 0).sum()),
     )
+    if undefined:
+        warnings.warn(
+            f"confusion_at_cutoff: {', '.join(undefined)} undefined at cutoff={cutoff!r} (no patient with known "
+            "status at the horizon in its denominator); NaN",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return result
 
 
 @dataclass(frozen=True)
@@ -272,6 +286,9 @@ def risk_groups(
     """
     event, time = core.check_target(y)
     risk = core.check_risk(risk, len(time))
+    core.check_number(cutoff, "cutoff")
+    if len(labels) != 2 or labels[0] == labels[1]:
+        raise ValueError(f"labels must be two different group names; got {labels!r}")
     high = risk >= cutoff
     if high.all() or not high.any():
         raise ValueError(f"cutoff={cutoff!r} puts every patient in one group; both groups need patients")
@@ -473,6 +490,7 @@ def calibration_at_horizon(
     event, time, surv, horizon = _prepare(y, survival, horizon, name="survival")
     if (surv < 0).any() or (surv > 1).any():
         raise ValueError("survival must be predicted probabilities in [0, 1] (not risk scores)")
+    core.check_number(n_groups, "n_groups", low=0, integer=True)
     if n_groups < 1 or n_groups > len(time):
         raise ValueError(f"n_groups must be between 1 and the number of patients; got {n_groups}")
     if n_knots not in (3, 4, 5):
@@ -579,10 +597,10 @@ def decision_curve(y, risk_at_horizon, horizon: float, *, thresholds=None) -> pd
     ([0.25, nan], 'RuntimeWarning')
     """
     event, time = core.check_target(y)
-    horizon = float(core.check_times(horizon, time, event)[0])
+    horizon = core.check_horizon(horizon, time, event)
     models = dict(risk_at_horizon) if isinstance(risk_at_horizon, Mapping) else {"model": risk_at_horizon}
     pt = np.arange(1, 100) / 100 if thresholds is None else np.asarray(thresholds, dtype=float)
-    if pt.ndim != 1 or ((pt <= 0) | (pt >= 1)).any():
+    if pt.ndim != 1 or pt.size == 0 or not np.isfinite(pt).all() or ((pt <= 0) | (pt >= 1)).any():
         raise ValueError("thresholds must be probabilities strictly between 0 and 1")
     odds = pt / (1 - pt)
     out = {"threshold": pt}

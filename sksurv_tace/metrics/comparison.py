@@ -109,9 +109,13 @@ def compare_c_index(
         return Comparison(ca, cb, diff, lo, hi, se, stat, p, "paired bootstrap")
     n = len(time)
     se_a, se_b = np.nanstd(rep[0], ddof=1), np.nanstd(rep[1], ddof=1)
-    res = stats.ttest_ind_from_stats(ca, se_a * np.sqrt(n), n, cb, se_b * np.sqrt(n), n, equal_var=False)
     se = float(np.hypot(se_a, se_b))
-    return Comparison(ca, cb, diff, diff - z * se, diff + z * se, se, float(res.statistic), float(res.pvalue), "t-test")
+    if (diff == 0 and se == 0) or not np.isfinite(se) or se <= 0 or not np.isfinite(diff):
+        stat, p = core.two_sided_p(diff, se, "compare_c_index(method='ttest')")  # undefined: NaN with a warning
+    else:
+        res = stats.ttest_ind_from_stats(ca, se_a * np.sqrt(n), n, cb, se_b * np.sqrt(n), n, equal_var=False)
+        stat, p = float(res.statistic), float(res.pvalue)
+    return Comparison(ca, cb, diff, diff - z * se, diff + z * se, se, stat, p, "t-test")
 
 
 def compare_td_auc(
@@ -156,13 +160,13 @@ def compare_td_auc(
     b = core.check_risk(risk_b, len(time), name="risk_b")
     z = core.z_value(confidence_level)
     if method == "iid":
-        core.check_times(horizon, time, event, strict_case=True)
-        aa, ia = core.timeroc_iid_matrix(time, event, a, [float(horizon)])
-        ab, ib = core.timeroc_iid_matrix(time, event, b, [float(horizon)])
+        horizon = core.check_horizon(horizon, time, event, strict_case=True)
+        aa, ia = core.timeroc_iid_matrix(time, event, a, [horizon])
+        ab, ib = core.timeroc_iid_matrix(time, event, b, [horizon])
         ea, eb = float(aa[0]), float(ab[0])
         se = float((ia[:, 0] - ib[:, 0]).std(ddof=1) / np.sqrt(len(time)))
     elif method == "delong":
-        horizon = float(core.check_times(horizon, time, event)[0])
+        horizon = core.check_horizon(horizon, time, event)
         known = (event & (time <= horizon)) | (time > horizon)
         label = (time <= horizon)[known]
         if label.all() or not label.any():
@@ -312,6 +316,8 @@ def pairwise_td_auc_tests(
         raise ValueError(f"risks must hold at least two models; got {len(risks)}")
     if adjust not in ("fdr_bh", None):
         raise ValueError(f"adjust must be 'fdr_bh' or None; got {adjust!r}")
+    event, time = core.check_target(y)
+    horizon = core.check_horizon(horizon, time, event, strict_case=method == "iid")
     names = list(risks)
     k = len(names)
     rows, cols = np.triu_indices(k, 1)

@@ -133,7 +133,14 @@ def uno_c(y, risk, *, y_train=None, tau: float | None = None, tied_tol: float = 
     core.check_target(train, name="y_train")
     if tau is not None:
         tau = float(core.check_times(tau, time, event, name="tau", strict_case=True)[0])
-    return float(sk_metrics.concordance_index_ipcw(train, y, risk, tau=tau, tied_tol=tied_tol)[0])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c = float(sk_metrics.concordance_index_ipcw(train, y, risk, tau=tau, tied_tol=tied_tol)[0])
+    if not np.isfinite(c):
+        raise ValueError(
+            "uno_c: no comparable pair (every death ties with the other patients' times, or lies past tau): "
+            "the C-index is undefined"
+        )
+    return c
 
 
 def td_auc(y, risk, times, *, y_train=None) -> np.ndarray:
@@ -226,7 +233,7 @@ def td_roc_curve(y, risk, horizon: float, *, y_train=None, tied_tol: float = 1e-
     True
     """
     event, time = core.check_target(y)
-    t = float(core.check_times(horizon, time, event, strict_case=y_train is None)[0])
+    t = core.check_horizon(horizon, time, event, strict_case=y_train is None)
     risk = core.check_risk(risk, len(time))
     if y_train is None:
         _, parts = core.timeroc_auc(time, event, risk, t, return_parts=True)

@@ -48,6 +48,8 @@ def brier_at(y, survival, horizon: float, *, y_train=None) -> float:
     event, time = core.check_target(y)
     horizon = core.check_times(horizon, time, event)
     surv = core.check_risk(survival, len(time), name="survival")
+    if (surv < 0).any() or (surv > 1).any():
+        raise ValueError("survival must be predicted probabilities in [0, 1] (not risk scores)")
     train = y if y_train is None else y_train
     core.check_target(train, name="y_train")
     return float(sk_metrics.brier_score(train, y, surv[:, None], horizon)[1][0])
@@ -200,8 +202,8 @@ def make_survival_scorer(metric: str, *, horizon: float | None = None, times=Non
         raise ValueError(f"metric must be one of {SCORER_METRICS}; got {metric!r}")
     if metric in ("td_auc", "brier") and horizon is None:
         raise ValueError(f"metric={metric!r} needs a horizon")
-    if horizon is not None and (not np.isfinite(horizon) or horizon <= 0):
-        raise ValueError(f"horizon must be a positive number; got {horizon!r}")
+    if horizon is not None:
+        core.check_number(horizon, "horizon", low=0.0)
     return _SurvivalScorer(metric, None if horizon is None else float(horizon), times)
 
 
