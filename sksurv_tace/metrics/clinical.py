@@ -287,7 +287,7 @@ def risk_groups(
     event, time = core.check_target(y)
     risk = core.check_risk(risk, len(time))
     core.check_number(cutoff, "cutoff")
-    if len(labels) != 2 or labels[0] == labels[1]:
+    if not isinstance(labels, tuple | list) or len(labels) != 2 or labels[0] == labels[1]:
         raise ValueError(f"labels must be two different group names; got {labels!r}")
     high = risk >= cutoff
     if high.all() or not high.any():
