@@ -164,8 +164,16 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from sksurv_tace.paper.report import report_from_results
+
+    markdown, page = report_from_results(args.out)
+    print(f"Rewrote {markdown} and {page} from {Path(args.out) / 'results.json'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The ``sksurv-tace`` argument parser (sub-commands: cohort, reproduce, fit, predict, evaluate)."""
+    """The ``sksurv-tace`` argument parser (sub-commands: cohort, reproduce, report, fit, predict, evaluate)."""
     from sksurv_tace._version import __version__
 
     parser = argparse.ArgumentParser(
@@ -214,6 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--impute", choices=["median", "most_frequent"], default=None,
                      help="fill missing clinical values from the training cohort (default: refuse them)")  # fmt: skip
     rep.set_defaults(func=_reproduce)
+
+    report = sub.add_parser(
+        "report",
+        help="rewrite report.md and report.html of a reproduce run from its results.json",
+        description="Rewrite the report of a 'reproduce' output folder from its results.json.",
+    )
+    report.add_argument("out", metavar="OUT", help="output folder of 'sksurv-tace reproduce'")
+    report.set_defaults(func=_report)
 
     fit = sub.add_parser("fit", help="fit one model on a manifest and save it",
                          description="Fit one of the paper's models on a cohort and save it with joblib.")  # fmt: skip

@@ -1,3 +1,7 @@
+import json
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -57,3 +61,105 @@ def test_median_follow_up_is_the_reverse_kaplan_meier_median():
         reverse = KaplanMeierFitter().fit(time[mask], ~event[mask]).median_survival_time_
         assert table.loc[FOLLOW_UP, f"{group} (n={mask.sum()})"] == f"{reverse:.0f}"
     assert "observed time (days)" in table.index
+
+
+# ------------------------------------------------------------------------------------------- results.json
+SCHEMA = Path(__file__).resolve().parents[1] / "docs" / "results_schema.json"
+_JSON_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    """A clinical-only ``reproduce`` run (120 patients, oracle, two splits): its output folder."""
+    from sksurv_tace.datasets import make_tace_cohort
+    from sksurv_tace.paper import reproduce
+
+    X, y, truth = make_tace_cohort(120, path=tmp_path_factory.mktemp("cohort"), with_images=False, random_state=0,
+                                   return_truth=True)  # fmt: skip
+    out = tmp_path_factory.mktemp("run")
+    reproduce(X, y, out=out, n_bootstrap=20, truth=truth, repeats=2, log=lambda line: None)
+    return out
+
+
+def _is_type(value, name: str) -> bool:
+    if name == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if name == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, _JSON_TYPES[name])
+
+
+def _validate(value, schema: dict, root: dict, where: str = "results") -> list[str]:
+    """The JSON Schema keywords docs/results_schema.json uses ($ref, type, required, properties,
+    additionalProperties, items, minimum), checked without the jsonschema package."""
+    errors = []
+    if "$ref" in schema:
+        target = root
+        for part in schema["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        errors += _validate(value, target, root, where)
+    types = schema.get("type")
+    if types is not None:
+        names = [types] if isinstance(types, str) else types
+        if not any(_is_type(value, name) for name in names):
+            return errors + [f"{where}: {type(value).__name__} is not {types}"]
+    if "minimum" in schema and _is_type(value, "number") and value < schema["minimum"]:
+        errors.append(f"{where}: {value} < {schema['minimum']}")
+    if isinstance(value, dict):
+        errors += [f"{where}: no {key!r}" for key in schema.get("required", []) if key not in value]
+        properties, extra = schema.get("properties", {}), schema.get("additionalProperties", True)
+        for key, item in value.items():
+            sub = properties.get(key, extra)
+            if sub is False:
+                errors.append(f"{where}: unexpected {key!r}")
+            elif isinstance(sub, dict):
+                errors += _validate(item, sub, root, f"{where}.{key}")
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for k, item in enumerate(value):
+            errors += _validate(item, schema["items"], root, f"{where}[{k}]")
+    return errors
+
+
+def test_report_is_regenerated_from_results_json_alone(small_run, tmp_path):
+    from sksurv_tace.paper import report_from_results
+
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    shutil.copy(small_run / "results.json", copy)
+    shutil.copytree(small_run / "figures", copy / "figures")  # nothing else: no CSV, no model, no cohort
+    markdown, page = report_from_results(copy)
+    original = (small_run / "report.md").read_bytes()
+    assert b"## Repeated splits" in original and b"## Oracle" in original
+    assert markdown.read_bytes() == original
+    assert page.read_bytes() == (small_run / "report.html").read_bytes()
+    with pytest.raises(FileNotFoundError, match="results.json"):
+        report_from_results(tmp_path / "nowhere")
+
+
+def test_report_command(small_run, tmp_path, capsys):
+    from sksurv_tace.cli import main
+
+    shutil.copytree(small_run, tmp_path / "run")
+    (tmp_path / "run" / "report.md").unlink()
+    assert main(["report", str(tmp_path / "run")]) == 0
+    assert (tmp_path / "run" / "report.md").read_bytes() == (small_run / "report.md").read_bytes()
+    assert "Rewrote" in capsys.readouterr().out
+    assert main(["report", str(tmp_path / "nowhere")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("sksurv-tace report: error:") and "results.json" in error and "\n" not in error
+
+
+def test_results_json_follows_the_documented_schema(small_run):
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    results = json.loads((small_run / "results.json").read_text(encoding="utf-8"))
+    assert _validate(results, schema, schema) == []
+    # the check catches what it should
+    broken = {**results, "n_patients": "120", "tables": {**results["tables"], "table4": [{"model": "m"}]}}
+    del broken["seconds"]
+    errors = _validate(broken, schema, schema)
+    assert "results: no 'seconds'" in errors and "results.n_patients: str is not integer" in errors
+    assert "results.tables.table4[0]: no 'estimate'" in errors
+    # every top-level key is described in docs/reproduce.rst
+    page = (SCHEMA.parent / "reproduce.rst").read_text(encoding="utf-8")
+    assert [key for key in schema["required"] if f"``{key}``" not in page] == []

@@ -2,11 +2,13 @@
 
 from .presets import MODEL_NAMES, PAPER_VALIDATION, cohort_options, paper_models  # noqa: F401
 from .protocol import ProtocolResult, run_protocol, split_cohort  # noqa: F401
+from .report import report_from_results  # noqa: F401
 from .run import ReproduceResult, reproduce  # noqa: F401
 
 __all__ = [
     "reproduce",
     "ReproduceResult",
+    "report_from_results",
     "run_protocol",
     "ProtocolResult",
     "split_cohort",

@@ -10,7 +10,15 @@ from sksurv.nonparametric import kaplan_meier_estimator
 from sksurv_tace.paper.formatting import format_p
 from sksurv_tace.preprocessing.clinical import clinical_columns, is_categorical
 
-__all__ = ["baseline_table", "display_table2", "display_table3", "display_table4", "markdown_table", "write_report"]
+__all__ = [
+    "baseline_table",
+    "display_table2",
+    "display_table3",
+    "display_table4",
+    "markdown_table",
+    "write_report",
+    "report_from_results",
+]
 
 
 def _median_iqr(values: pd.Series) -> str:
@@ -338,3 +346,59 @@ def write_report(out, tables: dict, figures: dict, results: dict) -> tuple:
     page += f"<style>{style}</style></head><body>{''.join(body)}</body></html>"
     html_path.write_text(page, encoding="utf-8")
     return md_path, html_path
+
+
+def _table_from_records(records: list) -> pd.DataFrame:
+    """A table of ``results.json`` (records, NaN written as null) back as the DataFrame that was written."""
+    table = pd.DataFrame.from_records(records).astype(object)
+    return table.where(table.notna(), np.nan).infer_objects()
+
+
+def report_from_results(out) -> tuple:
+    """Rewrite ``report.md`` and ``report.html`` of a :func:`~sksurv_tace.paper.reproduce` run from ``results.json``.
+
+    ``results.json`` holds every table of the report (as records, NaN written as ``null``), the figure files
+    (relative to ``out``) and the run's settings, so the report can be regenerated without the models, the
+    CSV tables or the cohort: the same bytes as the report :func:`~sksurv_tace.paper.reproduce` wrote.
+    ``docs/results_schema.json`` describes the file.
+
+    Parameters
+    ----------
+    out : path-like
+        The output folder of a run: ``results.json`` and the ``figures/`` it names.
+
+    Returns
+    -------
+    (Path, Path)
+        The markdown and HTML files (overwritten).
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> from pathlib import Path
+    >>> out = Path(tempfile.mkdtemp())
+    >>> table4 = [dict(model="ClinicalCox", cohort="validation", estimate=0.71, lower=0.62, upper=0.8,
+    ...                p_vs_fusion=None, p_fdr=None)]
+    >>> results = dict(cohort="a toy cohort", n_patients=150, n_training=120, n_validation=30, random_state=0,
+    ...                horizon_days=1095.0, quick=True, device="cpu", sksurv_tace="0.1.0", seconds=12.0,
+    ...                skipped={}, tables={"table4": table4}, figures={})
+    >>> _ = (out / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    >>> markdown, _ = report_from_results(out)
+    >>> print(markdown.read_text(encoding="utf-8").splitlines()[8])
+    | ClinicalCox | 0.71 (0.62, 0.80) |  |  |
+    """
+    from pathlib import Path
+
+    out = Path(out)
+    source = out / "results.json"
+    if not source.is_file():
+        raise FileNotFoundError(f"{source} does not exist: report_from_results needs the output folder of a run")
+    import json
+
+    results = json.loads(source.read_text(encoding="utf-8"))
+    missing = [key for key in ("tables", "figures") if key not in results]
+    if missing:
+        raise ValueError(f"{source} has no {' or '.join(repr(k) for k in missing)}: not a results.json of reproduce")
+    tables = {name: _table_from_records(records) for name, records in results["tables"].items()}
+    figures = {name: [out / path for path in paths] for name, paths in results["figures"].items()}
+    return write_report(out, tables, figures, results)
