@@ -143,7 +143,8 @@ def test_preprocessor_encodes_against_reference_levels(cohort):
     assert (out.dtypes == np.float64).all()
     assert prep.feature_groups_["response"] == ["response=CR", "response=PR", "response=SD"]
     assert prep.reference_levels_["sex"] == X["sex"].cat.categories[0]
-    np.testing.assert_allclose(out["afp"], np.log1p(X["afp"].to_numpy(dtype=float)))
+    np.testing.assert_allclose(out["log1p(afp)"], np.log1p(X["afp"].to_numpy(dtype=float)))
+    assert "afp" not in out.columns and prep.feature_groups_["afp"] == ["log1p(afp)"]
     np.testing.assert_array_equal(out["response=SD"], (X["response"] == "SD").to_numpy(dtype=float))
     assert list(out.columns) == list(prep.get_feature_names_out())
     np.testing.assert_allclose(out["age"], X["age"])

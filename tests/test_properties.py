@@ -1841,7 +1841,7 @@ def _check_prep(call: Call, result, rep: Report):
         expected = pd.to_numeric(X[c]).to_numpy(dtype=float)
         if c in prep.log_transform:
             expected = np.log1p(expected)
-        rep.close(f"numeric column {c} passes through", design[c].to_numpy(), expected)
+        rep.close(f"numeric column {c} passes through", design[prep.feature_groups_[c][0]].to_numpy(), expected)
 
 
 register(

@@ -60,7 +60,7 @@ def test_median_follow_up_is_the_reverse_kaplan_meier_median():
     for group, mask in (("Training", groups == "Training"), ("Validation", groups == "Validation")):
         reverse = KaplanMeierFitter().fit(time[mask], ~event[mask]).median_survival_time_
         assert table.loc[FOLLOW_UP, f"{group} (n={mask.sum()})"] == f"{reverse:.0f}"
-    assert "observed time (days)" in table.index
+    assert "observed time [days]" in table.index
 
 
 # ------------------------------------------------------------------------------------------- results.json
@@ -163,3 +163,40 @@ def test_results_json_follows_the_documented_schema(small_run):
     # every top-level key is described in docs/reproduce.rst
     page = (SCHEMA.parent / "reproduce.rst").read_text(encoding="utf-8")
     assert [key for key in schema["required"] if f"``{key}``" not in page] == []
+
+
+# ------------------------------------------------------------------------------------------- transformed factors
+def test_log_transformed_labs_carry_transform_and_unit_everywhere(small_run):
+    """The paper's labs enter as log1p(lab): so named in summary_, Table 2 (with their unit), the forest plot."""
+    import matplotlib.pyplot as plt
+
+    from sksurv_tace.paper.plots import plot_hazard_ratios
+    from sksurv_tace.paper.presets import PAPER_LOG_TRANSFORM
+
+    results = json.loads((small_run / "results.json").read_text(encoding="utf-8"))
+    assert results["model_settings"]["ClinicalCox"]["log_transform"] == repr(PAPER_LOG_TRANSFORM)
+    table2 = pd.DataFrame(results["tables"]["table2"]).set_index("factor")
+    units = {"log1p(afp)": "log ng/mL", "log1p(ast)": "log U/L", "log1p(alt)": "log U/L", "log1p(tbil)": "log µmol/L",
+             "age": "years", "alb": "g/L", "tumor_size": "mm"}  # fmt: skip
+    assert table2.loc[list(units), "unit"].to_dict() == units
+    assert not {"afp", "ast", "alt", "tbil"} & set(table2.index)
+    assert set(table2.loc[table2["level"] != "", "unit"]) == {""}
+    report = (small_run / "report.md").read_text(encoding="utf-8")
+    assert "| log1p(alt) [log U/L] |  | " in report and "| tbil [µmol/L] |  | " in report  # Tables 2 and 1
+    assert "log1p(x) = ln(1 + x)" in report
+    fig = plot_hazard_ratios(table2.reset_index(), model="uni")
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    plt.close(fig)
+    assert "log1p(afp) [log ng/mL]" in labels and "age [years]" in labels
+
+
+def test_paper_preset_declares_the_log_transform():
+    from sksurv_tace.paper.presets import cohort_options, paper_models
+
+    options = cohort_options(pd.DataFrame(columns=["patient_id", "AFP", "alt", "tbil", "ct", "mask"]))
+    assert options["log_transform"] == ("alt", "tbil")  # the declared names only: "AFP" is not guessed
+    models = paper_models(quick=True, **options)
+    assert models["ClinicalCox"].log_transform == ("alt", "tbil")
+    assert models["CNNCox"].log_transform == ("alt", "tbil")
+    assert models["FusionSurvival"].clinical.log_transform == ("alt", "tbil")
+    assert paper_models(with_images=False)["ClinicalCox"].log_transform == ()

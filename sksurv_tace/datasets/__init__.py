@@ -6,7 +6,7 @@ structured array made by :func:`sksurv.util.Surv.from_arrays` with the event
 indicator in field ``event`` and the survival time **in days** in field ``time``.
 """
 
-from ._schema import CLINICAL_COLUMNS, TIME_UNITS  # noqa: F401
+from ._schema import CLINICAL_COLUMNS, CLINICAL_UNITS, TIME_UNITS  # noqa: F401
 from .hcc_tace_seg import load_hcc_tace_seg  # noqa: F401
 from .manifest import load_manifest, write_manifest  # noqa: F401
 from .synthetic import albi_score, clinical_linear_predictor, make_tace_cohort  # noqa: F401
@@ -20,4 +20,5 @@ __all__ = [
     "clinical_linear_predictor",
     "TIME_UNITS",
     "CLINICAL_COLUMNS",
+    "CLINICAL_UNITS",
 ]

@@ -1,8 +1,8 @@
-"""The data contract shared by the synthetic cohort and the manifest: clinical columns, levels, time units."""
+"""The data contract shared by the synthetic cohort and the manifest: clinical columns, levels, units."""
 
 from __future__ import annotations
 
-__all__ = ["TIME_UNITS", "CLINICAL_COLUMNS"]
+__all__ = ["TIME_UNITS", "CLINICAL_COLUMNS", "CLINICAL_UNITS"]
 
 TIME_UNITS = {"days": 1.0, "weeks": 7.0, "months": 365.25 / 12.0, "years": 365.25}
 
@@ -27,3 +27,16 @@ CLINICAL_COLUMNS = [
     "age", "sex", "portal_hypertension", "diabetes", "cirrhosis", "hepatitis", "afp", "ast", "alt", "alb", "tbil",
     "tumor_number", "tumor_size", "tumor_location", "mvi", "albi_grade", "child_pugh", "bclc_b_subclass", "response",
 ]  # fmt: skip
+
+
+#: Unit of each numeric clinical column (the paper's Table 1; HCC-TACE-Seg's AFP and tumour size are in the same
+#: units). Table 1 and Table 2 print them; a cohort whose columns of these names hold other units must be converted.
+CLINICAL_UNITS = {
+    "age": "years",
+    "afp": "ng/mL",
+    "ast": "U/L",
+    "alt": "U/L",
+    "alb": "g/L",
+    "tbil": "µmol/L",
+    "tumor_size": "mm",
+}

@@ -16,7 +16,7 @@ from matplotlib.transforms import blended_transform_factory
 
 from sksurv_tace.metrics import CalibrationResult, RiskGroups
 from sksurv_tace.paper.figure_style import COLORS, check_columns, check_mapping, horizon_label, new_axes
-from sksurv_tace.paper.formatting import format_p
+from sksurv_tace.paper.formatting import factor_label, format_p
 
 __all__ = ["plot_calibration", "plot_risk_groups", "plot_decision_curve", "plot_hazard_ratios"]
 
@@ -284,8 +284,9 @@ def plot_hazard_ratios(table: pd.DataFrame, *, model: str = "multi", title: str 
         Either :func:`sksurv_tace.preprocessing.cox_table` output (``factor, level, reference,
         HR_uni, HR_lower_uni, HR_upper_uni, p_uni, ..._multi``) or generic columns
         ``factor, level, hr, lower, upper`` and optional ``p`` (``level`` and
-        ``reference`` optional). Rows whose HR is NaN (a factor left out of the
-        multivariable model) are skipped.
+        ``reference`` optional). An optional ``unit`` column (what one step of a numeric
+        factor is, e.g. ``"log ng/mL"`` for ``log1p(afp)``) is printed in brackets after the
+        factor. Rows whose HR is NaN (a factor left out of the multivariable model) are skipped.
     model : {"multi", "uni"}, default="multi"
         Which columns of a ``cox_table`` to plot (ignored for generic columns).
     title : str, optional
@@ -299,11 +300,11 @@ def plot_hazard_ratios(table: pd.DataFrame, *, model: str = "multi", title: str 
     Examples
     --------
     >>> import pandas as pd, matplotlib.pyplot as plt
-    >>> t = pd.DataFrame({"factor": ["mvi", "age"], "level": ["Yes", ""], "hr": [2.1, 1.01],
-    ...                   "lower": [1.4, 0.99], "upper": [3.2, 1.03], "p": [0.0005, 0.3]})
+    >>> t = pd.DataFrame({"factor": ["mvi", "log1p(afp)"], "level": ["Yes", ""], "unit": ["", "log ng/mL"],
+    ...                   "hr": [2.1, 1.21], "lower": [1.4, 1.02], "upper": [3.2, 1.43], "p": [0.0005, 0.03]})
     >>> fig = plot_hazard_ratios(t)
     >>> fig.axes[0].get_xscale(), [t.get_text() for t in fig.axes[0].get_yticklabels()]
-    ('log', ['mvi: Yes', 'age'])
+    ('log', ['mvi: Yes', 'log1p(afp) [log ng/mL]'])
     >>> plt.close(fig)
     """
     if not isinstance(table, pd.DataFrame):
@@ -321,7 +322,7 @@ def plot_hazard_ratios(table: pd.DataFrame, *, model: str = "multi", title: str 
     for _, r in rows.iterrows():
         level = str(r.get("level", "") or "")
         ref = str(r.get("reference", "") or "")
-        text = f"{r['factor']}: {level}" if level and level != "nan" else str(r["factor"])
+        text = f"{r['factor']}: {level}" if level and level != "nan" else factor_label(r["factor"], r.get("unit"))
         labels.append(f"{text} vs {ref}" if ref and ref != "nan" and level else text)
     n = len(rows)
     fig, ax = new_axes(ax, figsize=(8.5, max(2.5, 1.3 + 0.35 * n)))

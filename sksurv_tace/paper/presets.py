@@ -13,12 +13,24 @@ from sksurv_tace.models.radiomics_cox import RadiomicsCox
 from sksurv_tace.preprocessing.imaging import CTPreprocessor
 from sksurv_tace.preprocessing.radiomics import DEFAULT_CT_SETTINGS, RadiomicsExtractor
 
-__all__ = ["MODEL_NAMES", "IMAGE_MODELS", "REFERENCE", "PAPER_VALIDATION", "paper_models", "cohort_options"]
+__all__ = [
+    "MODEL_NAMES",
+    "IMAGE_MODELS",
+    "REFERENCE",
+    "PAPER_VALIDATION",
+    "PAPER_LOG_TRANSFORM",
+    "paper_models",
+    "cohort_options",
+]
 
 #: The paper's models, in the order of its tables.
 MODEL_NAMES = ("FusionSurvival", "CTSurvival", "CNNCox", "RadiomicsCox", "ClinicalCox")
 IMAGE_MODELS = ("FusionSurvival", "CTSurvival", "CNNCox", "RadiomicsCox")
 REFERENCE = "FusionSurvival"
+
+#: The skewed laboratory values of the TACE cohorts (AFP, AST, ALT, total bilirubin): the ``log_transform=``
+#: preset of :func:`cohort_options`. Their design columns are ``log1p(afp)`` … and their HRs per log unit.
+PAPER_LOG_TRANSFORM = ("afp", "ast", "alt", "tbil")
 
 #: The paper's validation-cohort figures (Tables 3 and 4): 3-year TD AUC and Harrell's C.
 PAPER_VALIDATION = pd.DataFrame(
@@ -76,7 +88,9 @@ def paper_models(
     with_images : bool, default=True
         False returns ``ClinicalCox`` only (a cohort without CT).
     log_transform : sequence of str, default=()
-        Skewed clinical columns (labs) log-transformed before the Cox models and the MLP.
+        Skewed clinical columns (labs) replaced by ``log1p`` before the Cox models and the MLP (named
+        ``log1p(column)`` in ``summary_`` and Table 2); :func:`cohort_options` gives the paper's labs
+        (:data:`PAPER_LOG_TRANSFORM`) that a cohort has.
     impute : {None, "median", "most_frequent"}, default=None
         Missing clinical values: None raises an error naming the column; otherwise imputed
         with training-cohort statistics (see :class:`~sksurv_tace.preprocessing.ClinicalPreprocessor`).
@@ -118,8 +132,9 @@ def cohort_options(X: pd.DataFrame) -> dict:
     """The :func:`paper_models` options a cohort decides: whether it has images, which labs to log-transform.
 
     ``with_images`` is true when ``X`` has ``ct`` and ``mask`` columns; ``log_transform``
-    lists the skewed laboratory values of the TACE cohorts present in ``X`` (AFP, AST, ALT,
-    bilirubin). ``reproduce`` and ``sksurv-tace fit`` both build their models this way.
+    lists the columns of :data:`PAPER_LOG_TRANSFORM` (the skewed laboratory values of the TACE cohorts:
+    AFP, AST, ALT, bilirubin) present in ``X``, passed to every model's ``log_transform=``. ``reproduce``
+    and ``sksurv-tace fit`` both build their models this way; other columns are never transformed.
 
     Examples
     --------
@@ -128,5 +143,5 @@ def cohort_options(X: pd.DataFrame) -> dict:
     """
     return {
         "with_images": {"ct", "mask"} <= set(X.columns),
-        "log_transform": tuple(c for c in ("afp", "ast", "alt", "tbil") if c in X.columns),
+        "log_transform": tuple(c for c in PAPER_LOG_TRANSFORM if c in X.columns),
     }

@@ -21,6 +21,8 @@ from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 
 from sksurv_tace import metrics
+from sksurv_tace.datasets import CLINICAL_UNITS
+from sksurv_tace.paper.formatting import factor_unit
 from sksurv_tace.paper.presets import PAPER_VALIDATION, REFERENCE
 from sksurv_tace.paper.report import baseline_table
 
@@ -84,6 +86,15 @@ class ProtocolResult:
     risk_validation: dict
     survival_validation: dict
     cutoffs: dict
+
+
+def _with_units(summary: pd.DataFrame) -> pd.DataFrame:
+    """Table 2 with a ``unit`` column after ``reference``: what one step of each numeric factor is."""
+    units = [factor_unit(f, CLINICAL_UNITS) if not level else "" for f, level in zip(summary["factor"],
+             summary["level"].fillna("").astype(str), strict=True)]  # fmt: skip
+    summary = summary.copy()
+    summary.insert(summary.columns.get_loc("reference") + 1, "unit", units)
+    return summary
 
 
 def _fit_models(models: dict, X, y, log: Callable[[str], None]) -> tuple[dict, dict]:
@@ -214,7 +225,8 @@ def run_protocol(
     models : dict of str to estimator
         Unfitted; ``CNNCox`` reuses the fitted ``CTSurvival`` when both are present.
     table2_model : ClinicalCox
-        Unfitted; fitted on the training cohort, its ``summary_`` is Table 2.
+        Unfitted; fitted on the training cohort, its ``summary_`` is Table 2 (with a ``unit`` column: what
+        one step of a numeric factor is, from :data:`~sksurv_tace.datasets.CLINICAL_UNITS`).
     horizon : float, default=1095
     n_bootstrap : int, default=1000
     random_state : int, default=0
@@ -242,8 +254,8 @@ def run_protocol(
     X_tr, X_va, y_tr, y_va = X.iloc[idx_tr], X.iloc[idx_va], y[idx_tr], y[idx_va]
     log(f"[split] {len(idx_tr)} training / {len(idx_va)} validation patients (seed {random_state})")
     groups = np.where(np.isin(np.arange(len(X)), idx_tr), "Training", "Validation")
-    tables = {"table1": baseline_table(X, y, groups=groups)}
-    tables["table2"] = clone(table2_model).fit(X_tr, y_tr).summary_
+    tables = {"table1": baseline_table(X, y, groups=groups, units=CLINICAL_UNITS)}
+    tables["table2"] = _with_units(clone(table2_model).fit(X_tr, y_tr).summary_)
 
     fitted, fit_seconds = _fit_models(models, X_tr, y_tr, log)
     risk_tr, _ = _predict(fitted, X_tr, horizon)

@@ -7,7 +7,7 @@ import pandas as pd
 from scipy import stats
 from sksurv.nonparametric import kaplan_meier_estimator
 
-from sksurv_tace.paper.formatting import format_p
+from sksurv_tace.paper.formatting import factor_label, format_p
 from sksurv_tace.preprocessing.clinical import clinical_columns, is_categorical
 
 __all__ = [
@@ -36,7 +36,7 @@ def _categorical_p(table: np.ndarray) -> tuple[float, str]:
     return float(p), "χ²"
 
 
-def baseline_table(X: pd.DataFrame, y=None, *, groups=None, columns=None) -> pd.DataFrame:
+def baseline_table(X: pd.DataFrame, y=None, *, groups=None, columns=None, units=None) -> pd.DataFrame:
     """Table 1: baseline characteristics, overall or by group, with p-values between groups.
 
     Continuous columns are summarised as median (interquartile range) and compared with
@@ -56,6 +56,9 @@ def baseline_table(X: pd.DataFrame, y=None, *, groups=None, columns=None) -> pd.
         Group label of each patient (e.g. "Training"/"Validation").
     columns : list of str, optional
         Columns to summarise; default all clinical columns.
+    units : mapping of str to str, optional
+        Column -> unit, printed in brackets after a numeric column's name (``"afp [ng/mL]"``);
+        :func:`~sksurv_tace.paper.run_protocol` passes :data:`sksurv_tace.datasets.CLINICAL_UNITS`.
 
     Returns
     -------
@@ -66,8 +69,8 @@ def baseline_table(X: pd.DataFrame, y=None, *, groups=None, columns=None) -> pd.
     --------
     >>> import pandas as pd
     >>> X = pd.DataFrame({"age": [50, 60, 70, 80], "sex": pd.Categorical(["M", "F", "M", "M"])})
-    >>> baseline_table(X)[["variable", "level", "All"]].values.tolist()
-    [['age', '', '65.00 (57.50–72.50)'], ['sex', 'F', '1 (25.0)'], ['sex', 'M', '3 (75.0)']]
+    >>> baseline_table(X, units={"age": "years"})[["variable", "level", "All"]].values.tolist()
+    [['age [years]', '', '65.00 (57.50–72.50)'], ['sex', 'F', '1 (25.0)'], ['sex', 'M', '3 (75.0)']]
     """
     if not isinstance(X, pd.DataFrame):
         raise ValueError(f"X must be a pandas DataFrame, got {type(X).__name__}")
@@ -77,7 +80,7 @@ def baseline_table(X: pd.DataFrame, y=None, *, groups=None, columns=None) -> pd.
             raise ValueError(f"y has {len(y)} rows but X has {len(X)}")
         names = y.dtype.names
         data["deaths"] = pd.Categorical(np.where(y[names[0]], "Yes", "No"), categories=["No", "Yes"])
-        data["observed time (days)"] = np.asarray(y[names[1]], dtype=float)
+        data["observed time [days]"] = np.asarray(y[names[1]], dtype=float)
     columns = list(columns) if columns is not None else clinical_columns(data)
     if groups is None:
         labels = np.array(["All"] * len(data), dtype=object)
@@ -113,7 +116,8 @@ def baseline_table(X: pd.DataFrame, y=None, *, groups=None, columns=None) -> pd.
                 p, test = float(stats.mannwhitneyu(*values).pvalue), "Mann–Whitney"
             elif len(order) > 2 and all(len(v) for v in values):
                 p, test = float(stats.kruskal(*values).pvalue), "Kruskal–Wallis"
-            rows.append({"variable": column, "level": "", **cells, "p": p, "test": test})
+            label = factor_label(column, (units or {}).get(column))
+            rows.append({"variable": label, "level": "", **cells, "p": p, "test": test})
     if y is not None:
         event, time = np.asarray(y[names[0]], dtype=bool), np.asarray(y[names[1]], dtype=float)
         cells = {
@@ -124,7 +128,7 @@ def baseline_table(X: pd.DataFrame, y=None, *, groups=None, columns=None) -> pd.
 
 
 #: Table 1's row of the median follow-up (reverse Kaplan–Meier: censoring is the event).
-FOLLOW_UP = "median follow-up, days (reverse Kaplan–Meier)"
+FOLLOW_UP = "median follow-up [days] (reverse Kaplan–Meier)"
 
 
 def _median_follow_up(event: np.ndarray, time: np.ndarray) -> str:
@@ -149,7 +153,9 @@ def display_table2(table: pd.DataFrame) -> pd.DataFrame:
     Parameters
     ----------
     table : DataFrame
-        As made by :func:`sksurv_tace.preprocessing.cox_table` (``HR_uni``, ``HR_lower_uni``, … columns).
+        As made by :func:`sksurv_tace.preprocessing.cox_table` (``HR_uni``, ``HR_lower_uni``, … columns);
+        an optional ``unit`` column (what one step of a numeric factor is, e.g. ``"log ng/mL"`` for
+        ``log1p(afp)``) is printed in brackets after the factor.
 
     Returns
     -------
@@ -162,11 +168,14 @@ def display_table2(table: pd.DataFrame) -> pd.DataFrame:
     ...     HR_upper_multi=float("nan"), p_multi=float("nan"))])
     >>> display_table2(t).values.tolist()
     [['mvi', 'Yes vs No', '1.50 (1.10–2.00)', '0.010', '', '']]
+    >>> afp = t.assign(factor="log1p(afp)", level="", reference="", unit="log ng/mL")
+    >>> display_table2(afp)["factor"].tolist()
+    ['log1p(afp) [log ng/mL]']
     """
     rows = []
     for _, r in table.iterrows():
         level = f"{r['level']} vs {r['reference']}" if str(r.get("level", "")) not in ("", "nan") else ""
-        row = {"factor": r["factor"], "level": level}
+        row = {"factor": r["factor"] if level else factor_label(r["factor"], r.get("unit")), "level": level}
         for stage, label in (("uni", "univariable"), ("multi", "multivariable")):
             hr = r.get(f"HR_{stage}", np.nan)
             finite = hr is not None and np.isfinite(hr)
@@ -251,7 +260,8 @@ def markdown_table(table: pd.DataFrame, digits: int = 3) -> str:
 _SECTIONS = [
     ("table1", "Table 1. Baseline characteristics", None),
     ("table2", "Table 2. Univariable and multivariable Cox regression of clinical factors (training cohort; "
-     "multivariable: factors with univariable p < 0.05)", display_table2),
+     "multivariable: factors with univariable p < 0.05; a numeric factor's HR is per one unit in brackets, "
+     "log1p(x) = ln(1 + x))", display_table2),
     ("table3", "Table 3. 3-year time-dependent AUC and operating point at the training Youden cut-off",
      display_table3),
     ("table4", "Table 4. Harrell's C-index, tests against FusionSurvival (paired bootstrap), BH-FDR",

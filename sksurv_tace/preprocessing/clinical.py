@@ -9,10 +9,24 @@ from sklearn.utils.validation import check_is_fitted
 
 from sksurv_tace._validation import check_clinical_columns, describe_rows, row_labels
 
-__all__ = ["ClinicalPreprocessor", "clinical_columns", "is_categorical"]
+__all__ = ["ClinicalPreprocessor", "clinical_columns", "is_categorical", "log_name"]
 
 #: Columns that are never clinical factors: the identifier and the image path columns.
 NON_CLINICAL_COLUMNS = ("patient_id", "ct", "mask")
+
+
+def log_name(column: str) -> str:
+    """Name of a column's ``log1p`` transform among the design columns: ``"log1p(column)"``.
+
+    The one spelling :class:`ClinicalPreprocessor` gives a ``log_transform`` column, so that Table 2, the forest
+    plot and ``summary_`` show that the hazard ratio is per unit of ``ln(1 + x)``.
+
+    Examples
+    --------
+    >>> log_name("afp")
+    'log1p(afp)'
+    """
+    return f"log1p({column})"
 
 
 def is_categorical(series: pd.Series) -> bool:
@@ -93,10 +107,11 @@ def _check_column_types(X: pd.DataFrame, columns, forced) -> None:
 class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
     """Mixed clinical table -> float design matrix with reference-coded dummies.
 
-    Numeric columns pass through (optionally ``log1p``-transformed); categorical columns (pandas
-    ``category``, ``object``, ``string`` or ``bool``) become one 0/1 column ``"factor=level"`` per level
-    other than the reference level. Missing values raise a :class:`ValueError` naming the column and the
-    patients unless ``impute`` is set.
+    Numeric columns pass through, or become ``ln(1 + x)`` under the name ``"log1p(column)"`` when listed in
+    ``log_transform`` (so that a hazard ratio fitted on it reads as per unit of ``log1p``); categorical
+    columns (pandas ``category``, ``object``, ``string`` or ``bool``) become one 0/1 column ``"factor=level"``
+    per level other than the reference level. Missing values raise a :class:`ValueError` naming the column
+    and the patients unless ``impute`` is set.
 
     Parameters
     ----------
@@ -111,7 +126,8 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         in the training data get a column (an all-zero dummy cannot be estimated); a level first seen at
         ``transform`` raises.
     log_transform : sequence of str, default=()
-        Numeric columns replaced by ``log1p(x)`` (skewed labs such as AFP). Negative values raise.
+        Numeric columns replaced by ``log1p(x) = ln(1 + x)`` (skewed labs such as AFP), output as
+        ``"log1p(column)"``. Negative values raise.
     impute : {None, "median", "most_frequent"}, default=None
         ``None`` raises on missing values. ``"median"`` fills numeric columns with the training median and
         categorical ones with the most frequent training level; ``"most_frequent"`` uses the most frequent
@@ -130,7 +146,8 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
     reference_levels_ : dict
         Categorical factor -> its reference level.
     feature_groups_ : dict
-        Factor -> list of its output columns (factors with a single level have none and are left out).
+        Input column -> list of its output columns (``["log1p(afp)"]`` for a logged ``afp``; factors with a
+        single level have none and are left out).
     fill_values_ : dict
         Column -> value used for missing entries (empty unless ``impute`` is set).
 
@@ -144,6 +161,8 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
     ['age', 'mvi=Yes', 'response=PR', 'response=SD', 'response=PD']
     >>> prep.transform(X).iloc[1].tolist()
     [70.0, 1.0, 0.0, 0.0, 1.0]
+    >>> list(ClinicalPreprocessor(log_transform=["age"]).fit(X).get_feature_names_out())[:2]
+    ['log1p(age)', 'mvi=Yes']
     """
 
     def __init__(self, *, columns=None, categorical=None, reference_levels=None, log_transform=(), impute=None):
@@ -241,7 +260,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
             if column in self.categorical_columns_:
                 outputs = [f"{column}={level}" for level in self.categories_[column][1:]]
             else:
-                outputs = [column]
+                outputs = [log_name(column) if column in log_cols else column]
             if outputs:
                 self.feature_groups_[column] = outputs
         self._check_values(X, labels)
@@ -315,7 +334,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
                 values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
                 if column in self.log_transform:
                     values = np.log1p(values)
-                out[column] = values
+                out[self.feature_groups_[column][0]] = values
         return pd.DataFrame(out, index=X.index, columns=self.get_feature_names_out())
 
     def get_feature_names_out(self, input_features=None):
