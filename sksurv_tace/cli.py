@@ -14,6 +14,7 @@ def _cohort(args: argparse.Namespace) -> int:
     import numpy as np
     import pandas as pd
 
+    from sksurv_tace.datasets import CLINICAL_UNITS
     from sksurv_tace.datasets.synthetic import make_tace_cohort
     from sksurv_tace.paper.formatting import format_p
     from sksurv_tace.paper.protocol import split_cohort
@@ -28,7 +29,7 @@ def _cohort(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - start
     train, _ = split_cohort(y, args.seed)
     groups = np.where(np.isin(np.arange(len(X)), train), "Training", "Validation")
-    table = baseline_table(X, y, groups=groups)
+    table = baseline_table(X, y, groups=groups, units=CLINICAL_UNITS)
     out = Path(args.out)
     table.to_csv(out / "table1.csv", index=False)
     with pd.option_context("display.max_rows", None, "display.width", 160, "display.max_colwidth", 40):
