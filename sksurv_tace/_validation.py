@@ -15,7 +15,6 @@ import pandas as pd
 
 __all__ = [
     "check_survival_target",
-    "check_image_paths",
     "check_clinical_columns",
     "row_labels",
     "describe_rows",
@@ -363,72 +362,3 @@ def check_nifti_file(path) -> tuple[int, int] | None:
             "SimpleITK would read the missing voxels as 0); copy or export the file again"
         )
     return n_nan, n_inf
-
-
-def _read_info(path, label: str, column: str):
-    import SimpleITK as sitk
-
-    path = check_path(path, label, column)
-    if not os.path.isdir(path):
-        try:
-            check_nifti_file(path)  # a truncated NIfTI reads without an error, zero-filled
-        except ValueError as exc:
-            raise ValueError(f"{label}: {column} {exc}") from None
-    try:
-        if os.path.isdir(path):
-            files = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(path)
-            if not files:
-                raise RuntimeError("no DICOM series in the folder")
-            image = sitk.ReadImage(list(files))
-        else:
-            image = sitk.ReadImage(path)
-    except RuntimeError as exc:
-        raise ValueError(f"{label}: {column} file {path!r} cannot be read by SimpleITK ({exc})") from None
-    return image
-
-
-def check_image_paths(
-    X: pd.DataFrame,
-    *,
-    image_column: str = "ct",
-    mask_column: str = "mask",
-    labels: list[str] | None = None,
-    tolerance: float = 1e-3,
-) -> None:
-    """Check that every row's image and mask exist, read, agree in geometry, and the mask is non-empty.
-
-    Parameters
-    ----------
-    X : DataFrame
-        One row per patient with an image and a mask path column.
-    image_column, mask_column : str
-        Names of the path columns.
-    labels : list of str, optional
-        Names of the rows for error messages; default from ``patient_id`` or the index.
-    tolerance : float, default=1e-3
-        Absolute tolerance on spacing, origin and direction when comparing geometries.
-
-    Raises
-    ------
-    ValueError
-        Naming the patient and the problem: missing column or file, unreadable file
-        (a truncated or corrupt NIfTI file included, see :func:`check_nifti_file`),
-        mask of another size/spacing/origin/direction than its image, empty mask.
-
-    Examples
-    --------
-    >>> import tempfile, pandas as pd
-    >>> from sksurv_tace.datasets import make_tace_cohort
-    >>> X, y = make_tace_cohort(4, path=tempfile.mkdtemp(), random_state=0)
-    >>> check_image_paths(X)
-    """
-    import SimpleITK as sitk
-
-    check_clinical_columns(X, [image_column, mask_column])
-    labels = labels if labels is not None else row_labels(X)
-    for label, image_path, mask_path in zip(labels, X[image_column], X[mask_column], strict=True):
-        image = _read_info(image_path, label, image_column)
-        mask = _read_info(mask_path, label, mask_column)
-        check_same_geometry(image, mask, label, tolerance=tolerance)
-        if not sitk.GetArrayViewFromImage(mask).any():
-            raise ValueError(f"{label}: mask {mask_path!r} is empty (no tumour voxel)")

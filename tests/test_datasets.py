@@ -8,11 +8,11 @@ import SimpleITK as sitk
 from sksurv.metrics import concordance_index_censored
 from sksurv.nonparametric import kaplan_meier_estimator
 
-from sksurv_tace._validation import check_image_paths
 from sksurv_tace.datasets._schema import CLINICAL_COLUMNS
 from sksurv_tace.datasets.hcc_tace_seg import load_hcc_tace_seg
 from sksurv_tace.datasets.manifest import load_manifest, write_manifest
 from sksurv_tace.datasets.synthetic import albi_score, clinical_linear_predictor, make_tace_cohort
+from sksurv_tace.preprocessing.image_checks import check_image_paths
 
 _SHARED_CSV = Path(__file__).parents[2] / "shared/data/hcc_tace_seg_clinical/clinical_Data.csv"
 

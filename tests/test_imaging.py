@@ -25,8 +25,8 @@ from sklearn.utils.estimator_checks import (
     check_set_params,
 )
 
-from sksurv_tace._validation import check_image_paths
 from sksurv_tace.preprocessing import imaging
+from sksurv_tace.preprocessing.image_checks import check_image_paths
 from sksurv_tace.preprocessing.imaging import CTPreprocessor, read_image
 
 DICOM_DIR = pathlib.Path(__file__).parent / "data" / "dicom"

@@ -4,7 +4,8 @@ import pytest
 import SimpleITK as sitk
 from sksurv.util import Surv
 
-from sksurv_tace._validation import check_clinical_columns, check_image_paths, check_survival_target, row_labels
+from sksurv_tace._validation import check_clinical_columns, check_survival_target, row_labels
+from sksurv_tace.preprocessing.image_checks import check_image_paths
 
 
 def _y(event, time):
@@ -96,7 +97,7 @@ def test_image_checks(image_pair):
 
     garbage = folder / "garbage.nii.gz"
     garbage.write_bytes(b"not an image")
-    with pytest.raises(ValueError, match=r"patient P1: ct file .* cannot be read"):
+    with pytest.raises(ValueError, match=r"patient P1: ct image .* cannot be read"):
         check_image_paths(pd.DataFrame({"patient_id": ["P1"], "ct": [str(garbage)], "mask": [mask]}))
 
     with pytest.raises(ValueError, match=r"patient P1: no 'ct' path"):

@@ -126,8 +126,9 @@ def load_manifest(
     categorical : sequence of str, optional
         Columns to read as categorical in addition to text columns (e.g. integer-coded stages).
     check_files : bool, default=True
-        Raise when an image file does not exist (reading and geometry are checked by the
-        image transformers).
+        Raise when image files do not exist, naming every missing one (reading, geometry and
+        masks are checked by :func:`~sksurv_tace.preprocessing.image_checks.check_image_paths`,
+        which ``reproduce`` and the image transformers' ``fit`` run).
     encoding : str, default="utf-8"
         Text encoding of the CSV (a UTF-8 byte-order mark is skipped). A CSV saved by
         Excel on Windows is often ``"cp1252"``; ``"utf-16"`` for "Unicode text" exports.
@@ -194,6 +195,7 @@ def load_manifest(
     check_survival_target(y, labels=labels, require_event=False, name=f"manifest {path.name}")
 
     base = path.parent.resolve()
+    absent = []  # every missing file, reported at once
     for column in image_columns:
         if column not in table:
             continue
@@ -203,9 +205,12 @@ def load_manifest(
                 raise ValueError(f"manifest {path.name}: {label} has no {column!r} path")
             p = Path(value) if os.path.isabs(value) else base / value
             if check_files and not p.exists():
-                raise ValueError(f"manifest {path.name}: {label}'s {column} file {str(p)!r} does not exist")
+                absent.append(f"{label}'s {column} file {str(p)!r} does not exist")
             resolved.append(str(p))
         table[column] = resolved
+    if absent:
+        more = f"; and {len(absent) - 10} more" if len(absent) > 10 else ""
+        raise ValueError(f"manifest {path.name}: {len(absent)} image file(s) missing: {'; '.join(absent[:10])}{more}")
     for column in table.columns:
         if column in image_columns or column == "patient_id":
             continue

@@ -29,6 +29,7 @@ from sksurv_tace.paper.presets import IMAGE_MODELS, REFERENCE, cohort_options, p
 from sksurv_tace.paper.protocol import ProtocolResult, run_protocol
 from sksurv_tace.paper.report import write_report
 from sksurv_tace.preprocessing.clinical import clinical_columns
+from sksurv_tace.preprocessing.image_checks import check_image_paths
 
 __all__ = ["ReproduceResult", "reproduce"]
 
@@ -150,7 +151,6 @@ def reproduce(
             "quick=True is the CPU preset, a GPU runs the paper's"
         )
     out = Path(out)
-    (out / "figures").mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     options = cohort_options(X)
     with_images = options["with_images"]
@@ -161,6 +161,10 @@ def reproduce(
             **options,
         )  # fmt: skip
     models = dict(models)
+    rules = {v for m in models.values() for k, v in m.get_params().items() if k.endswith("mask_label")}
+    for mask_label in rules if with_images else ():  # every image file checked before the first model trains
+        check_image_paths(X, mask_label=mask_label)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
     skipped = {}
     if not with_images:
         reason = "the cohort has no CT image and tumour mask columns ('ct', 'mask')"

@@ -2,6 +2,7 @@
 
 from .clinical import ClinicalPreprocessor, clinical_columns, is_categorical  # noqa: F401
 from .cox_screen import CoxFeatureSelector, cox_table, factor_groups, infinite_coefficients  # noqa: F401
+from .image_checks import check_image_paths, find_image_problems  # noqa: F401
 from .imaging import CTPreprocessor, read_image  # noqa: F401
 from .radiomics import DEFAULT_CT_SETTINGS, RadiomicsExtractor  # noqa: F401
 
@@ -15,6 +16,8 @@ __all__ = [
     "infinite_coefficients",
     "CTPreprocessor",
     "read_image",
+    "check_image_paths",
+    "find_image_problems",
     "RadiomicsExtractor",
     "DEFAULT_CT_SETTINGS",
 ]

@@ -18,18 +18,20 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import HasMethods, Interval
 
 from sksurv_tace._patients import map_patients
-from sksurv_tace._validation import (
-    check_clinical_columns,
-    check_nifti_file,
-    check_path,
-    check_same_geometry,
-    row_labels,
+from sksurv_tace._validation import check_clinical_columns, check_nifti_file, check_same_geometry, row_labels
+from sksurv_tace.preprocessing.image_checks import (
+    _check_mask_label,
+    _non_finite_message,
+    _read_error,
+    _shape_problem,
+    _tumour_mask,
+    check_image_paths,
 )
 
 __all__ = ["read_image", "CTPreprocessor"]
 
 AIR_HU = -1000.0  # fill value where the crop leaves the volume
-_GEOMETRY_TOLERANCE = 1e-3  # the same tolerance as sksurv_tace._validation.check_image_paths
+_GEOMETRY_TOLERANCE = 1e-3  # the same tolerance as sksurv_tace.preprocessing.image_checks.check_image_paths
 # bump when the preprocessing or its checks change, to invalidate on-disk caches (2: one mask-label rule,
 # truncated NIfTI and non-finite voxels refused)
 _CACHE_VERSION = 2
@@ -106,8 +108,7 @@ def read_image(path):
             stored = check_nifti_file(path)
             image = sitk.ReadImage(path)
     except RuntimeError as exc:
-        message = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"image {path!r} cannot be read by SimpleITK ({message})") from None
+        raise ValueError(_read_error(path, exc)) from None
     _check_finite(image, path, stored)
     return image
 
@@ -129,11 +130,7 @@ def _check_finite(image, path: str, stored) -> None:
         n_inf = int(finite.size - np.count_nonzero(finite)) - n_nan
     if n_nan or n_inf:
         size = int(np.prod(image.GetSize())) * image.GetNumberOfComponentsPerPixel()
-        raise ValueError(
-            f"image {path!r} holds {n_nan + n_inf} non-finite voxel(s) of {size} ({n_nan} NaN, {n_inf} infinite), "
-            "which would pass silently into the ROI and the radiomics features (SimpleITK reads them from NIfTI "
-            "as 0); replace them (e.g. by -1000 HU, air, outside the body) or export the image again"
-        )
+        raise ValueError(_non_finite_message(path, n_nan, n_inf, size))
 
 
 # --------------------------------------------------------------------------- per-patient work
@@ -220,53 +217,6 @@ def _roi_from_arrays(
     return np.ascontiguousarray(roi), roi_mask, info
 
 
-def _format_labels(values, limit: int = 10) -> str:
-    values = [int(v) if float(v).is_integer() else float(v) for v in np.asarray(values).tolist()]
-    text = ", ".join(str(v) for v in values[:limit])
-    return text + (f" and {len(values) - limit} more" if len(values) > limit else "")
-
-
-def _check_mask_label(mask_label, name: str = "mask_label"):
-    """``mask_label`` as an int (or None); a ``ValueError`` for anything else, 0 (the background) included."""
-    if mask_label is None:
-        return None
-    if isinstance(mask_label, bool) or not isinstance(mask_label, Integral):
-        raise ValueError(f"{name} must be None or a non-zero integer label; got {mask_label!r}")
-    if mask_label == 0:
-        raise ValueError(f"{name}=0 selects the background; give the tumour's label (or None for a binary mask)")
-    return int(mask_label)
-
-
-def _tumour_mask(labels: np.ndarray, mask_label, label: str, column: str, path: str) -> np.ndarray:
-    """The package's one mask-label rule, for every image path (CT ROIs and radiomics): the tumour voxels.
-
-    ``mask_label`` an int: the voxels of that label (other labels, e.g. the liver, are ignored).
-    ``mask_label`` None: every non-zero voxel, provided they all share one label (a binary
-    mask, 0/1 or 0/255); a mask with several non-zero labels is refused, since which one is
-    the tumour is the user's call. Raises a ``ValueError`` naming the patient (``label``),
-    the mask column and file, and the labels found.
-    """
-    if mask_label is not None:
-        tumour = labels == mask_label
-        if not tumour.any():
-            found = np.unique(labels[labels != 0])
-            what = f"non-zero labels {_format_labels(found)}" if found.size else "no non-zero voxel"
-            raise ValueError(f"{label}: {column} {path!r} has no voxel with label {mask_label} (it holds {what})")
-        return tumour
-    tumour = labels != 0
-    if not tumour.any():
-        raise ValueError(f"{label}: {column} {path!r} is empty (no tumour voxel)")
-    values = labels[tumour]
-    if (values != values[0]).any():
-        found = np.unique(values)
-        raise ValueError(
-            f"{label}: {column} {path!r} holds {found.size} non-zero labels ({_format_labels(found)}), so which "
-            f"voxels are tumour is ambiguous; pass mask_label= with the tumour's label (e.g. mask_label=2 for a "
-            "liver = 1, tumour = 2 segmentation)"
-        )
-    return tumour
-
-
 def _read_checked(path: str, label: str, column: str, *, volume: bool = True):
     """Read one file of a patient: the checks of :func:`read_image` (finite voxels, complete file), a scalar
     image, 3-D if ``volume``; errors name the patient (``label``) and the column."""
@@ -274,16 +224,9 @@ def _read_checked(path: str, label: str, column: str, *, volume: bool = True):
         image = read_image(path)
     except ValueError as exc:
         raise ValueError(f"{label}: {column} {exc}") from None
-    if volume and image.GetDimension() != 3:
-        raise ValueError(
-            f"{label}: {column} {path!r} is a {image.GetDimension()}-D image of size {image.GetSize()}; "
-            "a 3-D CT volume (several axial slices) is needed"
-        )
-    if image.GetNumberOfComponentsPerPixel() != 1:
-        raise ValueError(
-            f"{label}: {column} {path!r} has {image.GetNumberOfComponentsPerPixel()} components per voxel; "
-            "a scalar image is needed"
-        )
+    problem = _shape_problem(image, label, column, path, volume=volume)
+    if problem is not None:
+        raise ValueError(problem)
     return image
 
 
@@ -509,7 +452,11 @@ class CTPreprocessor(TransformerMixin, BaseEstimator):
         return row_labels(X)
 
     def fit(self, X, y=None):
-        """Check the parameters, the path columns and that every path exists (nothing is learnt).
+        """Check the parameters, the path columns and every patient's files (nothing is learnt).
+
+        Every CT and mask is checked before any is preprocessed (headers, NIfTI completeness,
+        grids, tumour in the mask: :func:`~sksurv_tace.preprocessing.image_checks.check_image_paths`),
+        and all bad patients are reported in one ``ValueError``.
 
         Parameters
         ----------
@@ -522,9 +469,8 @@ class CTPreprocessor(TransformerMixin, BaseEstimator):
         self : CTPreprocessor
         """
         labels = self._check_input(X)
-        for label, ct_path, mask_path in zip(labels, X[self.image_column], X[self.mask_column], strict=True):
-            check_path(ct_path, label, self.image_column)
-            check_path(mask_path, label, self.mask_column)
+        check_image_paths(X, image_column=self.image_column, mask_column=self.mask_column, mask_label=self.mask_label,
+                          labels=labels, tolerance=_GEOMETRY_TOLERANCE)  # fmt: skip
         return self
 
     def transform(self, X, return_mask=False):

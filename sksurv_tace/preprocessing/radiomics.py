@@ -32,7 +32,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from sksurv_tace._patients import map_patients
 from sksurv_tace._validation import check_clinical_columns, row_labels
-from sksurv_tace.preprocessing.imaging import _check_mask_label, _read_patient
+from sksurv_tace.preprocessing.image_checks import _check_mask_label, check_image_paths
+from sksurv_tace.preprocessing.imaging import _read_patient
 
 __all__ = ["RadiomicsExtractor", "DEFAULT_CT_SETTINGS"]
 
@@ -262,7 +263,10 @@ class RadiomicsExtractor(TransformerMixin, BaseEstimator):
         return frame
 
     def fit(self, X, y=None):
-        """Validate parameters and learn the feature names (extracts the first patient).
+        """Validate parameters, check every patient's files and learn the feature names (extracts the first patient).
+
+        The files are checked as by :func:`~sksurv_tace.preprocessing.image_checks.check_image_paths`
+        (2-D images allowed), all bad patients reported in one ``ValueError``; :meth:`fit_transform` too.
 
         Parameters
         ----------
@@ -278,9 +282,15 @@ class RadiomicsExtractor(TransformerMixin, BaseEstimator):
         if len(X) == 0:
             raise ValueError("X has no rows")
         params = self._params()
+        self._check_files(X, params)
         rows = self._extract(X.iloc[:1], params)
         self._set_fitted(X, params, list(rows[0]))
         return self
+
+    def _check_files(self, X, params) -> None:
+        """Every patient's files checked before any extraction; all bad patients in one ``ValueError``."""
+        check_image_paths(X, image_column=self.image_column, mask_column=self.mask_column,
+                          mask_label=self._mask_label(params), volume=False)  # fmt: skip
 
     def _set_fitted(self, X, params, names):
         self.params_ = params
@@ -294,6 +304,7 @@ class RadiomicsExtractor(TransformerMixin, BaseEstimator):
         if len(X) == 0:
             raise ValueError("X has no rows")
         params = self._params()
+        self._check_files(X, params)
         rows = self._extract(X, params)
         self._set_fitted(X, params, list(rows[0]))
         return self._to_frame(rows, X)
