@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 __all__ = ["main"]
@@ -42,10 +45,35 @@ def _cohort(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_cohort(args: argparse.Namespace):
+def _load_cohort(args: argparse.Namespace, *, check_images: bool = True):
+    """The manifest's ``(X, y)``; with ``check_images`` every patient's CT and mask checked now, all bad ones
+    named in one message, before any model trains (``evaluate`` reads no image and skips it)."""
     from sksurv_tace.datasets.manifest import load_manifest
+    from sksurv_tace.preprocessing.image_checks import check_image_paths
 
-    return load_manifest(args.manifest, time_unit=args.time_unit)
+    X, y = load_manifest(args.manifest, time_unit=args.time_unit, check_files=False)
+    if check_images and {"ct", "mask"} <= set(X.columns):
+        with _c_stderr_hidden(args.verbose):
+            check_image_paths(X)
+    return X, y
+
+
+@contextlib.contextmanager
+def _c_stderr_hidden(verbose: bool):
+    """Hide what C libraries print on stderr (ITK's readers, niftilib, metaio, libpng) about a bad file while the
+    files are checked: the check names the patient, the file and the problem in words; ``--verbose`` shows it."""
+    if verbose:
+        yield
+        return
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    os.close(null)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _reproduce(args: argparse.Namespace) -> int:
@@ -99,7 +127,8 @@ def _fit(args: argparse.Namespace) -> int:
     resolve_device(args.device)
     out = _new_output(args)
     X, y = _load_cohort(args)
-    models = paper_models(quick=args.quick, device=args.device, random_state=args.seed, **cohort_options(X))
+    models = paper_models(quick=args.quick, device=args.device, random_state=args.seed, n_jobs=args.n_jobs,
+                          **cohort_options(X))  # fmt: skip
     if args.model not in MODEL_NAMES:
         raise ValueError(f"unknown model {args.model!r}; the models are {', '.join(MODEL_NAMES)}")
     if args.model not in models:
@@ -149,7 +178,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     predictions = pd.read_csv(args.predictions, dtype={"patient_id": str})
     if not {"patient_id", "risk"} <= set(predictions.columns):
         raise ValueError(f"{args.predictions} must have the columns 'patient_id' and 'risk' (as written by predict)")
-    X, y = _load_cohort(args)
+    X, y = _load_cohort(args, check_images=False)
     position = {p: i for i, p in enumerate(X["patient_id"])}
     missing = [p for p in predictions["patient_id"] if p not in position]
     if missing:
@@ -239,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--model", required=True, help="FusionSurvival, CTSurvival, CNNCox, RadiomicsCox or ClinicalCox")
     fit.add_argument("--out", required=True, help="file to save the fitted model to (.joblib)")
     fit.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    fit.add_argument("--n-jobs", type=int, default=None, help="patients processed in parallel (default: 1)")
     fit.set_defaults(func=_fit)
 
     pred = sub.add_parser("predict", help="predict risk and 1-, 2-, 3-year survival with a saved model",
@@ -259,6 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--horizon", type=float, default=1095.0, help="horizon of the TD AUC in days (default: 1095)")
     ev.add_argument("--n-bootstrap", type=int, default=1000, help="bootstrap resamples (default: 1000)")
     ev.set_defaults(func=_evaluate)
+    for command in sub.choices.values():
+        command.add_argument(
+            "--verbose", action="store_true", help="show other libraries' warnings and an unexpected error's traceback"
+        )
     return parser
 
 
@@ -277,11 +311,78 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    verbose = getattr(args, "verbose", False)
     try:
-        return args.func(args)
+        with _warnings_for_users(verbose):
+            return args.func(args)
     except (ValueError, FileNotFoundError) as exc:
         print(f"sksurv-tace {args.command}: error: {_command_line_spelling(str(exc))}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"sksurv-tace {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug or a library's failure: one line, the traceback with --verbose
+        if verbose:
+            raise
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(f"sksurv-tace {args.command}: unexpected error: {type(exc).__name__}: {message} "
+              "(run again with --verbose for the traceback)", file=sys.stderr)  # fmt: skip
+        return 1
+    finally:
+        _stop_workers()
+
+
+def _is_ours(filename: str) -> bool:
+    return os.path.abspath(filename).startswith(os.path.dirname(os.path.abspath(__file__)) + os.sep)
+
+
+@contextlib.contextmanager
+def _warnings_for_users(verbose: bool):
+    """The package's own warnings as one line each; other libraries' warnings hidden unless ``--verbose``.
+
+    Also hidden in the processes a run starts (joblib's workers and loky's resource tracker inherit
+    ``PYTHONWARNINGS``) and from ITK (SimpleITK's global warning display).
+    """
+    if verbose:
+        yield
+        return
+    hidden = 0
+    show, environment = warnings.showwarning, os.environ.get("PYTHONWARNINGS")
+
+    def one_line(message, category, filename, lineno, file=None, line=None):
+        nonlocal hidden
+        if _is_ours(filename) and not issubclass(category, DeprecationWarning | FutureWarning):
+            print(f"sksurv-tace: warning: {message}", file=sys.stderr)
+        else:
+            hidden += 1
+
+    warnings.showwarning = one_line
+    os.environ["PYTHONWARNINGS"] = "ignore"
+    import SimpleITK as sitk
+
+    itk_warnings = sitk.ProcessObject.GetGlobalWarningDisplay()
+    sitk.ProcessObject.SetGlobalWarningDisplay(False)
+    try:
+        yield
+    finally:
+        warnings.showwarning = show
+        sitk.ProcessObject.SetGlobalWarningDisplay(itk_warnings)
+        if environment is None:
+            os.environ.pop("PYTHONWARNINGS", None)
+        else:
+            os.environ["PYTHONWARNINGS"] = environment
+        if hidden:
+            print(f"sksurv-tace: {hidden} warning(s) of other libraries not shown (--verbose shows them)",
+                  file=sys.stderr)  # fmt: skip
+
+
+def _stop_workers() -> None:
+    """Shut joblib's reusable worker processes down before exit, so that loky releases their semaphores and
+    memmapping folders (left to the interpreter's exit, loky's resource_tracker reports them as leaked)."""
+    module = sys.modules.get("joblib.externals.loky.reusable_executor")
+    executor = getattr(module, "_executor", None)
+    if executor is not None:
+        executor.shutdown(wait=True)
 
 
 #: Python spellings in the library's messages -> the command line's, so a CLI user reads one language.
