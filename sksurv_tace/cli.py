@@ -79,7 +79,6 @@ def _c_stderr_hidden(verbose: bool):
 def _reproduce(args: argparse.Namespace) -> int:
     from sksurv_tace._device import resolve_device
     from sksurv_tace.datasets.synthetic import make_tace_cohort
-    from sksurv_tace.paper.run import reproduce
 
     resolve_device(args.device)  # before the cohort is written or read
     out = Path(args.out)
@@ -96,6 +95,8 @@ def _reproduce(args: argparse.Namespace) -> int:
             progress=True,
         )  # fmt: skip
         name = f"the built-in synthetic TACE cohort (n={args.n_patients}, seed {args.seed})"
+    from sksurv_tace.paper.run import reproduce  # seconds of imports: after a bad manifest was refused
+
     result = reproduce(
         X, y, out=out, quick=args.quick, device=args.device, repeats=args.repeats, random_state=args.seed,
         truth=truth, n_bootstrap=args.n_bootstrap, n_jobs=args.n_jobs, impute=args.impute, cohort_name=name,
