@@ -312,10 +312,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    verbose = getattr(args, "verbose", False)
+    verbose, done = getattr(args, "verbose", False), False
     try:
         with _warnings_for_users(verbose):
-            return args.func(args)
+            code = args.func(args)
+        done = True
+        return code
     except (ValueError, FileNotFoundError) as exc:
         print(f"sksurv-tace {args.command}: error: {_command_line_spelling(str(exc))}", file=sys.stderr)
         return 2
@@ -330,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
               "(run again with --verbose for the traceback)", file=sys.stderr)  # fmt: skip
         return 1
     finally:
-        _stop_workers()
+        _stop_workers(kill=not done)
 
 
 def _is_ours(filename: str) -> bool:
@@ -377,13 +379,14 @@ def _warnings_for_users(verbose: bool):
                   file=sys.stderr)  # fmt: skip
 
 
-def _stop_workers() -> None:
+def _stop_workers(kill: bool = False) -> None:
     """Shut joblib's reusable worker processes down before exit, so that loky releases their semaphores and
-    memmapping folders (left to the interpreter's exit, loky's resource_tracker reports them as leaked)."""
+    memmapping folders (left to the interpreter's exit, loky's resource_tracker reports them as leaked); after
+    an error or an interrupt the workers are killed rather than waited for."""
     module = sys.modules.get("joblib.externals.loky.reusable_executor")
     executor = getattr(module, "_executor", None)
     if executor is not None:
-        executor.shutdown(wait=True)
+        executor.shutdown(wait=True, kill_workers=kill)
 
 
 #: Python spellings in the library's messages -> the command line's, so a CLI user reads one language.
