@@ -26,7 +26,7 @@ calibration functions of :mod:`sksurv_tace.metrics.clinical` use the same ``G``.
 
 The functions live in :mod:`sksurv_tace.metrics.discrimination` (C-index, TD AUC, CIs),
 :mod:`sksurv_tace.metrics.comparison` (paired tests, FDR), :mod:`sksurv_tace.metrics.clinical`
-(operating point, risk groups, calibration, decision curves) and
+(operating point, risk groups, calibration), :mod:`sksurv_tace.metrics.decision` (decision curves) and
 :mod:`sksurv_tace.metrics.scoring` (Brier, scorers); all are re-exported here.
 """
 
@@ -35,11 +35,11 @@ from .clinical import (  # noqa: F401
     RiskGroups,
     calibration_at_horizon,
     confusion_at_cutoff,
-    decision_curve,
     risk_groups,
     youden_cutoff,
 )
 from .comparison import Comparison, compare_c_index, compare_models, compare_td_auc, pairwise_td_auc_tests  # noqa: F401
+from .decision import decision_curve  # noqa: F401
 from .discrimination import (  # noqa: F401
     ConfidenceInterval,
     c_index_ci,

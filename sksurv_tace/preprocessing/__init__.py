@@ -1,7 +1,8 @@
 """Patient table -> model inputs: clinical encoding, the Cox screen, CT tumour ROIs and radiomics features."""
 
 from .clinical import ClinicalPreprocessor, clinical_columns, is_categorical  # noqa: F401
-from .cox_screen import CoxFeatureSelector, cox_table, factor_groups, infinite_coefficients  # noqa: F401
+from .cox_screen import CoxFeatureSelector, cox_table, factor_groups  # noqa: F401
+from .cox_separation import infinite_coefficients  # noqa: F401
 from .image_checks import check_image_paths, find_image_problems  # noqa: F401
 from .imaging import CTPreprocessor, read_image  # noqa: F401
 from .radiomics import DEFAULT_CT_SETTINGS, RadiomicsExtractor  # noqa: F401
