@@ -1,9 +1,9 @@
 """Fuzz the public API: N generated inputs per function, outcomes counted (issue 13).
 
 For each public metric, scorer and cheap estimator covered by ``tests/test_properties.py`` it draws ``--n``
-inputs from the same hypothesis strategies (all families of the function mixed: well-formed cohorts,
-malformed targets/scores/horizons, out-of-range or text parameters, use before ``fit``) and classifies
-every call as
+inputs from the same hypothesis strategies, shared equally by the function's families (well-formed cohorts,
+malformed targets/scores/horizons, out-of-range or text parameters, use before ``fit``, ...; the JSON has
+the counts per family), and classifies every call as
 
 * ``finite-valid``: finite numbers that satisfy the function's invariants,
 * ``ValueError`` / ``NotFittedError``: refused with a message (accepted),
@@ -33,7 +33,6 @@ from collections import Counter
 from pathlib import Path
 
 from hypothesis import HealthCheck, Phase, given, seed, settings
-from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[1]
 NUMBER = re.compile(r"-?\b\d[\d.e+-]*")
@@ -49,32 +48,41 @@ def load_properties():
 
 
 def fuzz_function(props, function: str, n: int, random_seed: int, keep: int = 3) -> dict:
-    """Draw ``n`` inputs of ``function`` (its families mixed) and count the outcomes."""
+    """Draw ``n`` inputs of ``function``, shared equally by its families, and count the outcomes."""
     families = [family for name, family in props.CASES if name == function]
-    strategy = st.one_of(*(props.CASES[(function, f)].strategy.map(lambda call, f=f: (f, call)) for f in families))
     counts: Counter = Counter()
     by_family: dict[str, Counter] = {f: Counter() for f in families}
     errors: Counter = Counter()  # refusal messages, numbers masked: what the accepted errors say
     failures: dict[str, list] = {}
 
-    @seed(random_seed)
-    @settings(max_examples=n, phases=[Phase.generate], database=None, deadline=None,
-              suppress_health_check=list(HealthCheck))  # fmt: skip
-    @given(pair=strategy)
-    def run(pair):
-        family, call = pair
-        outcome = props.CASES[(function, family)].run(call)
-        counts[outcome.kind] += 1
-        by_family[family][outcome.kind] += 1
-        if outcome.kind in (props.VALUE_ERROR, props.NOT_FITTED):
-            errors[f"{outcome.kind}: {NUMBER.sub('#', outcome.detail)[:160]}"] += 1
-        if not outcome.ok and len(failures.setdefault(outcome.kind, [])) < keep:
-            failures[outcome.kind].append({"family": family, "detail": outcome.detail, "input": repr(call)[:2000]})
+    def fuzz_family(family: str, n_family: int) -> None:
+        case = props.CASES[(function, family)]
+
+        @seed(random_seed)
+        @settings(
+            max_examples=n_family,
+            phases=[Phase.generate],
+            database=None,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(call=case.strategy)
+        def run(call):
+            outcome = case.run(call)
+            counts[outcome.kind] += 1
+            by_family[family][outcome.kind] += 1
+            if outcome.kind in (props.VALUE_ERROR, props.NOT_FITTED):
+                errors[f"{outcome.kind}: {NUMBER.sub('#', outcome.detail)[:160]}"] += 1
+            if not outcome.ok and len(failures.setdefault(outcome.kind, [])) < keep:
+                failures[outcome.kind].append({"family": family, "detail": outcome.detail, "input": repr(call)[:2000]})
+
+        run()
 
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        run()
+        for k, family in enumerate(families):  # n split as evenly as possible
+            fuzz_family(family, n // len(families) + (k < n % len(families)))
     return {
         "n": sum(counts.values()),
         "seconds": round(time.perf_counter() - start, 2),

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from sksurv.util import Surv
 
 __all__ = [
     "check_survival_target",
@@ -43,6 +44,19 @@ def describe_rows(labels: list[str], mask: np.ndarray, limit: int = 5) -> str:
     if len(bad) > limit:
         text += f" and {len(bad) - limit} more"
     return text
+
+
+def as_survival_array(event: np.ndarray, time: np.ndarray) -> np.ndarray:
+    """The target scikit-survival and lifelines expect, from checked ``(event, time)``: a bool event field.
+
+    Our checks accept a 0/1 integer or float event field, which scikit-survival refuses.
+
+    Examples
+    --------
+    >>> as_survival_array(np.array([1, 0]), np.array([10.0, 20.0])).dtype.names
+    ('event', 'time')
+    """
+    return Surv.from_arrays(np.asarray(event, dtype=bool), np.asarray(time, dtype=np.float64))
 
 
 def check_survival_target(
@@ -130,13 +144,18 @@ def check_survival_target(
     return event, time
 
 
+def check_unique_columns(X: pd.DataFrame, *, what: str = "X") -> None:
+    """Raise a ``ValueError`` naming the column names ``X`` repeats (``X[name]`` would be a frame)."""
+    duplicated = sorted({str(c) for c in X.columns[X.columns.duplicated()]})
+    if duplicated:
+        raise ValueError(f"{what} has duplicated column name(s) {duplicated}: every column needs its own name")
+
+
 def check_clinical_columns(X: pd.DataFrame, columns: Sequence[str], *, what: str = "X") -> None:
     """Raise a ``ValueError`` naming the columns of ``columns`` that ``X`` lacks."""
     if not isinstance(X, pd.DataFrame):
         raise ValueError(f"{what} must be a pandas DataFrame with named columns; got {type(X).__name__}")
-    duplicated = sorted({str(c) for c in X.columns[X.columns.duplicated()]})
-    if duplicated:
-        raise ValueError(f"{what} has duplicated column name(s) {duplicated}: every column needs its own name")
+    check_unique_columns(X, what=what)
     missing = [c for c in columns if c not in X.columns]
     if missing:
         raise ValueError(f"{what} is missing column(s) {missing}; it has {list(X.columns)}")

@@ -195,3 +195,17 @@ def test_not_fitted_error_before_fit(name, factory, data, load):
     for method in methods:
         with pytest.raises(NotFittedError):
             getattr(estimator, method)(X)
+
+
+@pytest.mark.parametrize("name, factory, data", SURVIVAL, ids=_ids(SURVIVAL))
+def test_integer_event_field_fits_as_the_bool_one(name, factory, data, load):
+    """Issue 13: a 0/1 integer event field (the documented alternative to bool) failed inside scikit-survival."""
+    X, y = load(data)
+    event_name, time_name = y.dtype.names
+    as_int = np.empty(len(y), dtype=[(event_name, "i8"), (time_name, "f8")])
+    as_int[event_name], as_int[time_name] = y[event_name].astype(int), y[time_name]
+    expected = _fit(factory(), X, y).predict(X)
+    estimator = _fit(factory(), X, as_int)
+    np.testing.assert_allclose(estimator.predict(X), expected, rtol=1e-10)
+    assert estimator.score(X, as_int) == pytest.approx(estimator.score(X, y), abs=1e-12)
+    assert as_int.dtype[event_name] == np.int64  # the user's target is not converted in place

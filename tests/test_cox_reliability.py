@@ -21,7 +21,8 @@ from sksurv_tace.models.clinical_cox import ClinicalCox
 from sksurv_tace.models.cnn_cox import CNNCox
 from sksurv_tace.models.radiomics_cox import RadiomicsCox
 from sksurv_tace.preprocessing.clinical import ClinicalPreprocessor
-from sksurv_tace.preprocessing.cox_screen import CoxFeatureSelector, cox_table, infinite_coefficients
+from sksurv_tace.preprocessing.cox_screen import CoxFeatureSelector, cox_table
+from sksurv_tace.preprocessing.cox_separation import infinite_coefficients
 
 # -------------------------------------------------------------------------------------------------------------
 # separation: a factor whose exposed patients all die first
@@ -286,3 +287,13 @@ def test_radiomics_cox_leaves_out_inner_folds_whose_path_fails_numerically():
     with pytest.warns(SklearnConvergenceWarning, match=r"1 of 3 inner cross-validation folds failed numerically"):
         model = RadiomicsCox(cv=3, n_alphas=5, random_state=0).fit(X, y)
     assert np.isfinite(model.predict(X)).all()
+
+
+@pytest.mark.parametrize("estimator", [CoxFeatureSelector(), RadiomicsCox(), ClinicalPreprocessor()], ids=type)
+def test_duplicated_column_names_are_named_as_such(estimator):
+    """Issue 13: repeated names were reported as 'not numeric' (X['a'] is then a frame, not a column)."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(30, 3)), columns=["a", "a", "b"])
+    y = Surv.from_arrays(rng.random(30) < 0.7, rng.exponential(5, 30) + 0.1)
+    with pytest.raises(ValueError, match=r"duplicated column name\(s\) \['a'\]"):
+        estimator.fit(X, y)

@@ -511,6 +511,62 @@ def test_calibration_slope_is_nan_when_not_identifiable(kind):
     assert res.groups["observed"].notna().all() and np.isfinite([res.intercept, res.ici, res.e50, res.e90]).all()
 
 
+# fmt: off
+FUZZ_27_TIME = [30.0, 60, 30, 30, 60, 30, 60, 30, 60, 60, 90, 30, 30, 30, 30, 60, 30, 30, 30, 30, 30, 30, 60, 60, 90,
+                90, 90]
+FUZZ_27_SURVIVAL = [0.1, 0.2, 0.1, 0.1, 0.2, 0.1, 0.2, 0.3, 0.4, 0.2, 0.3, 0.1, 0.1, 0.1, 0.1, 0.3, 0.1, 0.1, 0.1, 0.0,
+                    0.0, 0.3, 0.2, 0.2, 0.5, 0.4, 0.4]
+# fmt: on
+
+
+@pytest.mark.parametrize(
+    "event, time, survival, horizon",
+    [  # found by tests/test_properties.py and benchmarks/fuzz_public_api.py: ICI nan, then inf and 8.74 (> 1)
+        ([1, 0, 1, 0], [10.0, 20, 30, 50], [0.0, 0.5, 0.2, 0.5], 30.0),
+        ([0] * 9 + [1, 1] + [0] * 14 + [1, 1], FUZZ_27_TIME, FUZZ_27_SURVIVAL, 60.0),  # fmt: skip
+    ],
+)
+def test_calibration_curve_is_nan_with_a_warning_when_its_cox_fit_diverges(event, time, survival, horizon):
+    """Issue 13: the smoothed curve's Cox fit under separation gave NaN, inf or survival above 1 silently."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = M.calibration_at_horizon(Surv.from_arrays(event, time), survival, horizon, n_groups=1)
+    messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert any("smoothed calibration curve" in m and "ICI, E50 and E90" in m for m in messages), messages
+    assert np.isnan([res.ici, res.e50, res.e90]).all() and res.curve["observed"].isna().all()
+    assert res.groups["observed"].between(0, 1).all()  # the Kaplan-Meier groups are kept
+
+
+def test_ipcw_brier_can_exceed_one_as_sksurv():
+    """The IPCW weights 1/G exceed 1, so a fully wrong prediction in a censored sample scores above 1."""
+    event = np.r_[np.zeros(20, bool), True, False]
+    time = np.r_[np.ones(20), 0.5, 0.5]
+    y = Surv.from_arrays(event, time)
+    survival = np.r_[np.zeros(20), 1.0, 0.0]  # alive at 0.75 predicted dead, the death predicted alive
+    expected = brier_score(y, y, survival, 0.75)[1][0]
+    assert expected > 1
+    assert M.brier_at(y, survival, 0.75) == pytest.approx(expected)
+
+
+def test_integer_event_field_gives_the_bool_results():
+    """Issue 13: uno_c, brier_at, integrated_brier and td_auc with y_train failed inside sksurv on 0/1 ints."""
+    y = Surv.from_arrays([1, 1, 0, 1, 0, 1], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    as_int = np.empty(6, dtype=[("status", "i4"), ("days", "f8")])
+    as_int["status"], as_int["days"] = y["event"], y["time"]
+    risk, surv = np.array([6.0, 4, 5, 3, 1, 2]), np.array([0.1, 0.3, 0.6, 0.5, 0.8, 0.7])
+    assert M.uno_c(as_int, risk, y_train=as_int) == M.uno_c(y, risk)
+    assert M.brier_at(as_int, surv, 3.5, y_train=as_int) == M.brier_at(y, surv, 3.5)
+    grid = np.c_[surv, surv]
+    assert M.integrated_brier(as_int, grid, [2.5, 4.5]) == M.integrated_brier(y, grid, [2.5, 4.5])
+    np.testing.assert_array_equal(M.td_auc(as_int, risk, [2.5], y_train=as_int), M.td_auc(y, risk, [2.5], y_train=y))
+
+
+def test_integrated_brier_refuses_risk_scores():
+    y = Surv.from_arrays([1, 1, 0, 1, 0], [1.0, 2.0, 3.0, 4.0, 5.0])
+    with pytest.raises(ValueError, match=r"probabilities in \[0, 1\]"):
+        M.integrated_brier(y, np.full((5, 2), 1.5), [1.5, 3.5])
+
+
 def test_calibration_in_the_large_with_an_extreme_offset():
     """Predicted survival 0 for all (logit risk clipped at logit(1 - 1e-6)); 37 censored at 30 as the death.
 
@@ -728,3 +784,19 @@ def test_text_horizon_is_a_clear_value_error(call):
     }
     with pytest.raises(ValueError, match="not text"):
         calls[call]()
+
+
+def test_brier_with_y_train_when_a_patient_outlives_the_training_follow_up():
+    """reproduce crashed in scikit-survival ('time must be smaller than largest observed time point') when a
+    validation patient was followed longer than every training patient; his weight at t is 1/G(t) anyway."""
+    rng = np.random.default_rng(0)
+    train = Surv.from_arrays(rng.random(40) < 0.6, rng.uniform(1, 10, 40))
+    test_time = np.r_[rng.uniform(1, 9, 19), 50.0]
+    test = Surv.from_arrays(np.r_[rng.random(19) < 0.6, True], test_time)
+    surv = rng.uniform(0, 1, 20)
+    clipped = Surv.from_arrays(test["event"], np.minimum(test_time, 9.5))  # 9.5 > 5: same score at t = 5
+    assert M.brier_at(test, surv, 5.0, y_train=train) == pytest.approx(brier_score(train, clipped, surv, 5.0)[1][0])
+    grid = np.c_[surv, surv * 0.9]
+    expected = integrated_brier_score(train, clipped, grid, [4.0, 6.0])
+    assert M.integrated_brier(test, grid, [4.0, 6.0], y_train=train) == pytest.approx(expected)
+    assert test["time"][-1] == 50.0  # the caller's target is not changed

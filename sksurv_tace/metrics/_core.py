@@ -17,7 +17,7 @@ from scipy import stats
 from sksurv.nonparametric import kaplan_meier_estimator
 from tqdm.auto import tqdm
 
-from sksurv_tace._validation import check_survival_target, describe_rows, row_labels
+from sksurv_tace._validation import as_survival_array, check_survival_target, describe_rows, row_labels
 
 __all__: list[str] = []
 
@@ -28,6 +28,17 @@ TIED_TOL = 1e-8
 def check_target(y, *, name: str = "y", require_event: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """``(event, time)`` of a survival target, with the package's error messages."""
     return check_survival_target(y, name=name, require_event=require_event)
+
+
+def check_targets(y, y_train=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(event, time, y, y_train)``: both targets checked, as bool-event arrays for scikit-survival.
+
+    ``y_train`` defaults to ``y`` (the censoring estimated on the evaluation data).
+    """
+    event, time = check_target(y)
+    y = as_survival_array(event, time)
+    train = y if y_train is None else as_survival_array(*check_target(y_train, name="y_train"))
+    return event, time, y, train
 
 
 def check_risk(risk, n: int, *, name: str = "risk", ndim: tuple[int, ...] = (1,), n_cols: int | None = None):

@@ -127,10 +127,8 @@ def uno_c(y, risk, *, y_train=None, tau: float | None = None, tied_tol: float = 
     >>> uno_c(y, [5.0, 4.0, 3.0, 2.0, 1.0])
     1.0
     """
-    event, time = core.check_target(y)
+    event, time, y, train = core.check_targets(y, y_train)
     risk = core.check_risk(risk, len(time))
-    train = y if y_train is None else y_train
-    core.check_target(train, name="y_train")
     if tau is not None:
         tau = float(core.check_times(tau, time, event, name="tau", strict_case=True)[0])
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -180,7 +178,7 @@ def td_auc(y, risk, times, *, y_train=None) -> np.ndarray:
     times = core.check_times(times, time, event, name="times", strict_case=y_train is None)
     risk = core.check_risk(risk, len(time), ndim=(1, 2), n_cols=len(times))
     if y_train is not None:
-        core.check_target(y_train, name="y_train")
+        _, _, y, y_train = core.check_targets(y, y_train)
         return np.asarray(sk_metrics.cumulative_dynamic_auc(y_train, y, risk, times)[0], dtype=float)
     cols = [risk if risk.ndim == 1 else risk[:, k] for k in range(len(times))]
     return np.array([core.timeroc_auc(time, event, m, t) for m, t in zip(cols, times, strict=True)])
@@ -239,7 +237,7 @@ def td_roc_curve(y, risk, horizon: float, *, y_train=None, tied_tol: float = 1e-
         _, parts = core.timeroc_auc(time, event, risk, t, return_parts=True)
         w_case, w_ctrl, tol = parts["w_case"], parts["ctrl"].astype(float), 0.0
     else:
-        core.check_target(y_train, name="y_train")
+        _, _, y, y_train = core.check_targets(y, y_train)
         ipcw = CensoringDistributionEstimator().fit(y_train).predict_ipcw(y)
         w_case = np.where(event & (time <= t), ipcw, 0.0)
         w_ctrl, tol = (time > t).astype(float), float(tied_tol)

@@ -37,6 +37,9 @@ def brier_at(y, survival, horizon: float, *, y_train=None) -> float:
     Returns
     -------
     float
+        In ``[0, 1/G(horizon)]``, ``G`` the Kaplan-Meier estimate of the censoring: each
+        patient's squared error is weighted by ``1/G``, so in a small, heavily censored sample
+        the score can exceed 1 (as :func:`sksurv.metrics.brier_score`).
 
     Examples
     --------
@@ -45,13 +48,12 @@ def brier_at(y, survival, horizon: float, *, y_train=None) -> float:
     >>> brier_at(y, [0.0, 0.0, 1.0, 1.0, 1.0], 2.5)
     0.0
     """
-    event, time = core.check_target(y)
+    event, time, y, train = core.check_targets(y, y_train)
     horizon = core.check_times(horizon, time, event)
     surv = core.check_risk(survival, len(time), name="survival")
     if (surv < 0).any() or (surv > 1).any():
         raise ValueError("survival must be predicted probabilities in [0, 1] (not risk scores)")
-    train = y if y_train is None else y_train
-    core.check_target(train, name="y_train")
+    y = _within_training_follow_up(y, train, horizon)
     return float(sk_metrics.brier_score(train, y, surv[:, None], horizon)[1][0])
 
 
@@ -80,7 +82,7 @@ def integrated_brier(y, survival, times, *, y_train=None) -> float:
     >>> round(integrated_brier(y, np.full((5, 2), 0.5), [1.5, 3.5]), 3)
     0.25
     """
-    event, time = core.check_target(y)
+    event, time, y, train = core.check_targets(y, y_train)
     times = np.asarray(times, dtype=float)
     if times.ndim != 1 or len(times) < 2:
         raise ValueError("integrated_brier needs at least two time points")
@@ -88,9 +90,31 @@ def integrated_brier(y, survival, times, *, y_train=None) -> float:
         if t < time.min() or t >= time.max():
             raise ValueError(f"time {t:g} is outside the follow-up [{time.min():g}, {time.max():g})")
     surv = core.check_risk(survival, len(time), name="survival", ndim=(2,), n_cols=len(times))
-    train = y if y_train is None else y_train
-    core.check_target(train, name="y_train")
+    if (surv < 0).any() or (surv > 1).any():
+        raise ValueError("survival must be predicted probabilities in [0, 1] (not risk scores)")
+    y = _within_training_follow_up(y, train, times)
     return float(sk_metrics.integrated_brier_score(train, y, surv, times))
+
+
+def _within_training_follow_up(y: np.ndarray, train: np.ndarray, times) -> np.ndarray:
+    """``y`` with the times past the training follow-up pulled back to its end, when that changes no score.
+
+    scikit-survival computes every evaluation patient's censoring weight, and refuses a time past the
+    training follow-up, although the Brier score at ``t`` weighs a patient followed beyond ``t`` by
+    ``1/G(t)`` whatever his time: a time past ``max(times)`` can be any time past it.
+    """
+    last_train, last_time = float(train["time"].max()), float(np.max(times))
+    beyond = y["time"] > last_train
+    if not beyond.any():
+        return y
+    if last_time >= last_train:
+        raise ValueError(
+            f"time {last_time:g} is not before the end of y_train's follow-up ({last_train:g}), and y has patients "
+            "followed beyond it: their censoring weight is not estimated; choose an earlier time"
+        )
+    y = y.copy()
+    y["time"] = np.where(beyond, last_train, y["time"])
+    return y
 
 
 def _survival_functions(estimator, X):

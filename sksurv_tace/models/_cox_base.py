@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
-from sksurv.base import SurvivalAnalysisMixin
 
 from sksurv_tace._survival import survival_at
+from sksurv_tace.models._score import SurvivalScoreMixin
 
 
-class _CoxBase(SurvivalAnalysisMixin, BaseEstimator):
+class _CoxBase(SurvivalScoreMixin, BaseEstimator):
     """A fitted scikit-survival Cox model ``model_`` applied to ``self._design(X)``.
 
     Subclasses implement ``_design(X) -> ndarray`` (checking it is fitted) and may pass extra

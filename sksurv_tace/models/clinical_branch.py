@@ -11,7 +11,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from sksurv_tace._validation import check_survival_target, row_labels
+from sksurv_tace._validation import as_survival_array, check_survival_target, row_labels
 from sksurv_tace.preprocessing.clinical import ClinicalPreprocessor, clinical_columns
 from sksurv_tace.preprocessing.cox_screen import CoxFeatureSelector
 
@@ -123,7 +123,8 @@ class ClinicalBranch(TransformerMixin, BaseEstimator):
         self._validate_params()
         if not isinstance(X, pd.DataFrame):
             raise ValueError(f"X must be a pandas DataFrame of clinical columns; got {type(X).__name__}")
-        check_survival_target(y, n_samples=len(X), labels=row_labels(X))
+        event, time = check_survival_target(y, n_samples=len(X), labels=row_labels(X))
+        y = as_survival_array(event, time)
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = X.shape[1]
         self.preprocessor_ = self.selector_ = self.scaler_ = self.summary_ = None

@@ -11,10 +11,11 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 from sksurv.linear_model import CoxPHSurvivalAnalysis
 
-from sksurv_tace._validation import check_clinical_columns, check_survival_target, row_labels
+from sksurv_tace._validation import as_survival_array, check_clinical_columns, check_survival_target, row_labels
 from sksurv_tace.models._cox_base import _CoxBase
 from sksurv_tace.models.clinical_branch import ClinicalBranch
-from sksurv_tace.preprocessing.cox_screen import _check_ties, infinite_coefficients
+from sksurv_tace.preprocessing.cox_screen import _check_ties
+from sksurv_tace.preprocessing.cox_separation import infinite_coefficients
 
 __all__ = ["ClinicalCox"]
 
@@ -28,7 +29,7 @@ class ClinicalCox(_CoxBase):
     :class:`~sksurv.linear_model.CoxPHSurvivalAnalysis` on the selected columns.
 
     A final fit that does not converge, or whose coefficient may be infinite (R's ``coxph`` check,
-    :func:`~sksurv_tace.preprocessing.cox_screen.infinite_coefficients`: the selected factors separate the
+    :func:`~sksurv_tace.preprocessing.infinite_coefficients`: the selected factors separate the
     deaths from the survivors), raises a :class:`lifelines.exceptions.ConvergenceWarning` naming the
     columns; the model still predicts (it ranks patients along the diverging direction), and ``alpha > 0``
     gives finite coefficients.
@@ -133,6 +134,7 @@ class ClinicalCox(_CoxBase):
         self._validate_params()
         check_clinical_columns(X, [])
         event, time = check_survival_target(y, n_samples=len(X), labels=row_labels(X))
+        y = as_survival_array(event, time)
         self.clinical_ = ClinicalBranch(
             columns=self.columns,
             categorical=self.categorical,

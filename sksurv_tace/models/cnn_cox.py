@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from sksurv.linear_model import CoxPHSurvivalAnalysis
 from sksurv.util import Surv
 
-from sksurv_tace._validation import check_clinical_columns, check_survival_target, row_labels
+from sksurv_tace._validation import as_survival_array, check_clinical_columns, check_survival_target, row_labels
 from sksurv_tace.models._cox_base import _CoxBase
 from sksurv_tace.models.clinical_branch import ClinicalBranch
 from sksurv_tace.models.deep import CTSurvival
@@ -159,6 +159,7 @@ class CNNCox(_CoxBase):
         self._validate_params()
         check_clinical_columns(X, [])
         event, time = check_survival_target(y, n_samples=len(X), labels=row_labels(X))
+        y = as_survival_array(event, time)
         if self.prefit:
             if self.cnn is None:
                 raise ValueError("prefit=True needs a fitted CTSurvival as cnn")

@@ -28,12 +28,11 @@ import torch
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 from skorch.helper import SliceDict
-from sksurv.base import SurvivalAnalysisMixin
 from sksurv.functions import StepFunction
 
 from sksurv_tace._device import resolve_device
 from sksurv_tace._survival import survival_at_times
-from sksurv_tace._validation import check_clinical_columns, check_survival_target, row_labels
+from sksurv_tace._validation import as_survival_array, check_clinical_columns, check_survival_target, row_labels
 from sksurv_tace.models._net import (
     EventStratifiedSplit,
     SurvivalNet,
@@ -41,6 +40,7 @@ from sksurv_tace.models._net import (
     survival_with_origin,
     training_callbacks,
 )
+from sksurv_tace.models._score import SurvivalScoreMixin
 from sksurv_tace.models.clinical_branch import ClinicalBranch
 from sksurv_tace.models.nn import DEFAULT_CUTS, FusionNet, ImageOnlyNet, check_cuts, encode_survival
 from sksurv_tace.preprocessing.imaging import CTPreprocessor
@@ -67,7 +67,7 @@ def _seeded(random_state, device: str):
             torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
 
 
-class _DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
+class _DeepSurvival(SurvivalScoreMixin, BaseEstimator):
     """What :class:`FusionSurvival` and :class:`CTSurvival` share (not public)."""
 
     _uses_clinical = False
@@ -154,6 +154,7 @@ class _DeepSurvival(SurvivalAnalysisMixin, BaseEstimator):
         image_columns = [preprocessor.image_column, preprocessor.mask_column]
         self._check_frame(X, image_columns)
         event, time = check_survival_target(y, n_samples=len(X), labels=row_labels(X))
+        y = as_survival_array(event, time)
         device = resolve_device(self.device)
         self.cuts_ = self.unique_times_ = cuts
         self.image_columns_ = image_columns

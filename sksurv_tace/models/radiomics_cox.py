@@ -16,7 +16,13 @@ from sklearn.utils.validation import check_is_fitted
 from sksurv.linear_model import CoxnetSurvivalAnalysis
 from sksurv.metrics import concordance_index_censored
 
-from sksurv_tace._validation import check_clinical_columns, check_survival_target, row_labels
+from sksurv_tace._validation import (
+    as_survival_array,
+    check_clinical_columns,
+    check_survival_target,
+    check_unique_columns,
+    row_labels,
+)
 from sksurv_tace.models._cox_base import _CoxBase
 
 __all__ = ["RadiomicsCox", "correlation_filter"]
@@ -30,6 +36,7 @@ def _numeric_features(X) -> pd.DataFrame:
         if array.ndim != 2:
             raise ValueError(f"X must be 2-D; got shape {array.shape}")
         frame = pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
+    check_unique_columns(frame)
     bad = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
     if bad:
         raise ValueError(
@@ -202,6 +209,7 @@ class RadiomicsCox(_CoxBase):
         """
         self._validate_params()
         event, time = check_survival_target(y, n_samples=len(X), labels=row_labels(X))
+        y = as_survival_array(event, time)
         if self.extractor is None:
             self.extractor_ = None
         features = self._features(X, fit=True)
