@@ -146,12 +146,13 @@ def _fit(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    import joblib
     import pandas as pd
+
+    from sksurv_tace.models import load_model
 
     out = _new_output(args)
     try:
-        model = joblib.load(args.model)
+        model = load_model(args.model)  # a reproduce CNNCox.joblib also reads CTSurvival.joblib next to it
     except FileNotFoundError:
         raise
     except Exception as exc:  # joblib/pickle raise many types on a file that is not a saved model

@@ -80,3 +80,26 @@ def test_bad_input(cnn, cohort):
         CNNCox(prefit=True).fit(X, y)
     with pytest.raises(ValueError, match="mask"):
         CNNCox(cnn, prefit=True, clinical_columns=COLUMNS).fit(X.drop(columns=["mask"]), y)
+
+
+def test_dump_model_refers_to_the_network_file(model, cnn, cohort, tmp_path):
+    import joblib
+
+    from sksurv_tace.models import dump_model, load_model
+
+    X, _ = cohort
+    joblib.dump(cnn, tmp_path / "CTSurvival.joblib")
+    dump_model(model, tmp_path / "CNNCox.joblib", cnn_file=tmp_path / "CTSurvival.joblib")
+    assert model.cnn_ is cnn and model.cnn is cnn  # the fitted model keeps its network
+    assert (tmp_path / "CNNCox.joblib").stat().st_size < (tmp_path / "CTSurvival.joblib").stat().st_size / 20
+    reloaded = load_model(tmp_path / "CNNCox.joblib")
+    np.testing.assert_array_equal(reloaded.predict(X), model.predict(X))
+    assert reloaded.cnn is reloaded.cnn_
+    alone = joblib.load(tmp_path / "CNNCox.joblib")  # without its network: a clear error, naming the file
+    with pytest.raises(ValueError, match=r"without its CT network, which is in the file 'CTSurvival.joblib'"):
+        alone.predict(X)
+    (tmp_path / "CTSurvival.joblib").rename(tmp_path / "moved.joblib")
+    with pytest.raises(FileNotFoundError, match="CTSurvival.joblib"):
+        load_model(tmp_path / "CNNCox.joblib")
+    with pytest.raises(ValueError, match="fitted CNNCox"):
+        dump_model(cnn, tmp_path / "x.joblib", cnn_file=tmp_path / "moved.joblib")

@@ -6,6 +6,7 @@ import pytest
 from sksurv.metrics import concordance_index_censored
 
 from sksurv_tace.datasets.synthetic import make_tace_cohort
+from sksurv_tace.models import load_model
 from sksurv_tace.models.clinical_branch import ClinicalBranch
 from sksurv_tace.models.clinical_cox import ClinicalCox
 from sksurv_tace.models.cnn_cox import CNNCox
@@ -98,6 +99,11 @@ def test_all_five_models_on_tiny_images(tmp_path):
     assert (others["p_fdr"] >= others["p_vs_fusion"] - 1e-12).all()
     for name in MODEL_NAMES:
         assert (tmp_path / "o" / "models" / f"{name}.joblib").exists()
+    # CNNCox's file refers to CTSurvival's for the shared CT network (issue 16) and predicts as before
+    files = tmp_path / "o" / "models"
+    assert (files / "CNNCox.joblib").stat().st_size < (files / "CTSurvival.joblib").stat().st_size / 20
+    reloaded = load_model(files / "CNNCox.joblib")
+    np.testing.assert_array_equal(reloaded.predict(X), result.models["CNNCox"].predict(X))
     assert np.isfinite(result.tables["table3"]["validation_td_auc"]).all()
     assert isinstance(result.tables["auc_pvalues"], pd.DataFrame)
 

@@ -1,9 +1,19 @@
 """The paper's five survival models, each a scikit-survival estimator, and the clinical branch they share."""
 
+from ._persistence import dump_model, load_model  # noqa: F401
 from .clinical_branch import ClinicalBranch  # noqa: F401
 from .clinical_cox import ClinicalCox  # noqa: F401
 from .cnn_cox import CNNCox  # noqa: F401
 from .deep import CTSurvival, FusionSurvival  # noqa: F401
 from .radiomics_cox import RadiomicsCox  # noqa: F401
 
-__all__ = ["FusionSurvival", "CTSurvival", "CNNCox", "RadiomicsCox", "ClinicalCox", "ClinicalBranch"]
+__all__ = [
+    "FusionSurvival",
+    "CTSurvival",
+    "CNNCox",
+    "RadiomicsCox",
+    "ClinicalCox",
+    "ClinicalBranch",
+    "dump_model",
+    "load_model",
+]

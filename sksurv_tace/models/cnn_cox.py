@@ -14,6 +14,7 @@ from sksurv.util import Surv
 
 from sksurv_tace._validation import as_survival_array, check_clinical_columns, check_survival_target, row_labels
 from sksurv_tace.models._cox_base import _CoxBase
+from sksurv_tace.models._persistence import _NetworkFile
 from sksurv_tace.models.clinical_branch import ClinicalBranch
 from sksurv_tace.models.deep import CTSurvival
 from sksurv_tace.preprocessing.cox_screen import cox_table
@@ -68,7 +69,10 @@ class CNNCox(_CoxBase):
     Attributes
     ----------
     cnn_ : CTSurvival
-        The fitted CT network.
+        The fitted CT network. ``joblib.dump`` stores it with the model; to store only a reference to
+        the network's own file (no second copy of its weights), save with
+        :func:`~sksurv_tace.models.dump_model` ``(model, path, cnn_file=...)`` and load with
+        :func:`~sksurv_tace.models.load_model`, as ``reproduce`` does.
     clinical_ : ClinicalBranch
         The fitted clinical branch (``scale=False``) on the non-image columns.
     preprocessor_ : ClinicalPreprocessor
@@ -136,11 +140,17 @@ class CNNCox(_CoxBase):
         tags.input_tags.string = True
         return tags
 
+    def _network(self) -> CTSurvival:
+        if isinstance(self.cnn_, _NetworkFile):  # joblib.load of a file written by dump_model(..., cnn_file=)
+            raise self.cnn_.missing()
+        return self.cnn_
+
     def _clinical_frame(self, X) -> pd.DataFrame:
-        return X.drop(columns=[c for c in self.cnn_.image_columns_ if c in X.columns])
+        return X.drop(columns=[c for c in self._network().image_columns_ if c in X.columns])
 
     def _cnn_score(self, X) -> np.ndarray:
-        return self.cnn_.predict_survival_at(X, [float(self.cnn_.horizon)])[:, 0]
+        cnn = self._network()
+        return cnn.predict_survival_at(X, [float(cnn.horizon)])[:, 0]
 
     def fit(self, X, y):
         """Fit (or take) the CT network, screen the clinical factors and fit the Cox model.

@@ -23,6 +23,7 @@ from sksurv_tace import metrics
 from sksurv_tace._device import resolve_device
 from sksurv_tace._validation import check_survival_target, describe_rows, row_labels
 from sksurv_tace._version import __version__
+from sksurv_tace.models._persistence import dump_model
 from sksurv_tace.models.clinical_cox import ClinicalCox
 from sksurv_tace.paper import plots
 from sksurv_tace.paper.presets import IMAGE_MODELS, REFERENCE, cohort_options, paper_models
@@ -232,11 +233,19 @@ def _results(
 
 
 def _write(out: Path, run: ProtocolResult, figures, results) -> None:
-    """The fitted models, one CSV per table, ``results.json`` and the report."""
+    """The fitted models, one CSV per table, ``results.json`` and the report.
+
+    ``CNNCox.joblib`` refers to ``CTSurvival.joblib`` for its CT network when it is the same network
+    (:func:`~sksurv_tace.models.load_model` reads both).
+    """
     models_dir = out / "models"
     models_dir.mkdir(exist_ok=True)
     for name, model in run.fitted.items():
-        joblib.dump(model, models_dir / f"{name}.joblib")
+        shared = run.fitted.get("CTSurvival")
+        if name == "CNNCox" and shared is not None and model.cnn_ is shared:  # refer to it, not a second copy
+            dump_model(model, models_dir / f"{name}.joblib", cnn_file=models_dir / "CTSurvival.joblib")
+        else:
+            joblib.dump(model, models_dir / f"{name}.joblib")
     for name, table in run.tables.items():
         table.to_csv(out / f"{name}.csv", index=False)
     (out / "results.json").write_text(json.dumps(results, indent=2, default=_json_default), encoding="utf-8")
