@@ -176,6 +176,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from sksurv_tace import metrics
+    from sksurv_tace.paper.formatting import format_ci
 
     predictions = pd.read_csv(args.predictions, dtype={"patient_id": str})
     if not {"patient_id", "risk"} <= set(predictions.columns):
@@ -190,9 +191,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     c = metrics.c_index_ci(y, risk, n_bootstrap=args.n_bootstrap, random_state=0, progress=False)
     auc = metrics.td_auc_ci(y, risk, args.horizon).iloc[0]
     print(f"{len(y)} patients, {int(y['event'].sum())} deaths")
-    print(f"Harrell's C-index: {c.estimate:.3f} (95% CI {c.lower:.3f}-{c.upper:.3f}, bootstrap)")
-    ci = f"95% CI {auc['lower']:.3f}-{auc['upper']:.3f}"
-    print(f"Time-dependent AUC at {args.horizon:.0f} days: {auc['auc']:.3f} ({ci})")
+    print(f"Harrell's C-index (95% CI, bootstrap): {format_ci(c.estimate, c.lower, c.upper)}")
+    auc_text = format_ci(auc["auc"], auc["lower"], auc["upper"])
+    print(f"Time-dependent AUC at {args.horizon:.0f} days (95% CI): {auc_text}")
     return 0
 
 

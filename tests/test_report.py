@@ -45,6 +45,29 @@ def test_bad_input():
         baseline_table(pd.DataFrame({"a": [1.0, 2.0, 3.0]}), groups=["x", "y"])
 
 
+def test_one_ci_format_in_every_table():
+    """Issue 16: ``estimate (lower–upper)``, HRs with 2 decimals, C-index and AUC with 3, p-values one rule."""
+    import re
+
+    from sksurv_tace.paper.report import _display_oracle, _display_pvalue_matrix, display_table3, display_table4
+
+    c = dict(estimate=0.71234, lower=0.6, upper=0.8049, p_vs_fusion=0.0004, p_fdr=0.03)
+    table4 = display_table4(pd.DataFrame([dict(model="m", cohort="validation", **c)]))
+    assert table4.values.tolist() == [["m", "0.712 (0.600–0.805)", "<0.001", "0.030"]]
+    keys = ("td_auc", "td_auc_lower", "td_auc_upper", "accuracy", "sensitivity", "specificity", "ppv", "npv")
+    values = {f"{cohort}_{k}": 0.81234 for cohort in ("training", "validation") for k in keys}
+    table3 = display_table3(pd.DataFrame([{"model": "m", "youden_cutoff": 0.5, **values}])).iloc[0]
+    assert table3["training TD AUC (95% CI)"] == "0.812 (0.812–0.812)" and table3["validation ACC"] == "0.812"
+    oracle = pd.DataFrame([dict(model="oracle", cohort="validation", c_index=0.8, c_lower=0.7, c_upper=0.9,
+                                td_auc=0.85, td_auc_lower=0.75, td_auc_upper=0.95)])  # fmt: skip
+    assert _display_oracle(oracle).iloc[0].tolist() == ["oracle", "validation", "0.800 (0.700–0.900)",
+                                                        "0.850 (0.750–0.950)"]  # fmt: skip
+    matrix = pd.DataFrame({"model": ["a", "b"], "a": [np.nan, 0.0001], "b": [0.0001, np.nan]})
+    assert _display_pvalue_matrix(matrix)["a"].tolist() == ["", "<0.001"]
+    ci = re.compile(r"\d+\.\d{3} \(\d+\.\d{3}–\d+\.\d{3}\)")
+    assert all(ci.fullmatch(cell) for cell in [*table4.iloc[0, 1:2], table3["validation TD AUC (95% CI)"]])
+
+
 def test_median_follow_up_is_the_reverse_kaplan_meier_median():
     from lifelines import KaplanMeierFitter
     from sksurv.util import Surv

@@ -1,4 +1,9 @@
-"""How numbers are printed in the report, the figures and the command line: p-values, factor names with units."""
+"""How numbers are printed in the report, the figures and the command line: p-values, CIs, factor names with units.
+
+One format in every table: an estimate with its 95% CI as ``"0.712 (0.650–0.774)"`` (en dash, no "95% CI"
+inside the cell; the column says it), hazard ratios with 2 decimals, C-index, AUC and other proportions with 3,
+p-values by :func:`format_p` (``"<0.001"``, else 3 decimals).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,12 @@ from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["format_p", "factor_unit", "factor_label"]
+__all__ = ["format_p", "format_ci", "factor_unit", "factor_label"]
+
+#: Decimals of a hazard ratio and its CI.
+HR_DIGITS = 2
+#: Decimals of a C-index, an AUC, a proportion (accuracy, sensitivity, ...) and their CIs.
+METRIC_DIGITS = 3
 
 
 def format_p(p, *, digits: int = 3, missing: str = "—") -> str:
@@ -33,6 +43,39 @@ def format_p(p, *, digits: int = 3, missing: str = "—") -> str:
         return missing
     floor = 10.0**-digits
     return f"<{floor:.{digits}f}" if p < floor else f"{p:.{digits}f}"
+
+
+def format_ci(estimate, lower, upper, *, digits: int = METRIC_DIGITS, missing: str = "") -> str:
+    """An estimate with its confidence interval, as every table prints it: ``"0.712 (0.650–0.774)"``.
+
+    Parameters
+    ----------
+    estimate, lower, upper : float or None
+    digits : int, default=3
+        ``METRIC_DIGITS`` (3) for a C-index, an AUC or a proportion, ``HR_DIGITS`` (2) for a hazard ratio.
+    missing : str, default=""
+        Printed when the estimate is None or NaN; an estimate without a finite interval as ``"0.800 (—)"``.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> format_ci(0.7123, 0.6501, 0.7744), format_ci(1.5, 1.1, 2.0, digits=2)
+    ('0.712 (0.650–0.774)', '1.50 (1.10–2.00)')
+    >>> format_ci(float("nan"), 0.1, 0.2), format_ci(0.8, float("nan"), 0.9)
+    ('', '0.800 (—)')
+    """
+
+    def finite(value) -> bool:
+        return value is not None and bool(np.isfinite(value))
+
+    if not finite(estimate):
+        return missing
+    if not (finite(lower) and finite(upper)):
+        return f"{estimate:.{digits}f} (—)"
+    return f"{estimate:.{digits}f} ({lower:.{digits}f}–{upper:.{digits}f})"
 
 
 def factor_unit(factor: str, units: Mapping[str, str]) -> str:

@@ -7,7 +7,7 @@ import pandas as pd
 from scipy import stats
 from sksurv.nonparametric import kaplan_meier_estimator
 
-from sksurv_tace.paper.formatting import factor_label, format_p
+from sksurv_tace.paper.formatting import HR_DIGITS, METRIC_DIGITS, factor_label, format_ci, format_p
 from sksurv_tace.preprocessing.clinical import clinical_columns, is_categorical
 
 __all__ = [
@@ -178,10 +178,8 @@ def display_table2(table: pd.DataFrame) -> pd.DataFrame:
         row = {"factor": r["factor"] if level else factor_label(r["factor"], r.get("unit")), "level": level}
         for stage, label in (("uni", "univariable"), ("multi", "multivariable")):
             hr = r.get(f"HR_{stage}", np.nan)
-            finite = hr is not None and np.isfinite(hr)
-            row[f"{label} HR (95% CI)"] = (
-                f"{hr:.2f} ({r[f'HR_lower_{stage}']:.2f}–{r[f'HR_upper_{stage}']:.2f})" if finite else ""
-            )
+            bounds = (r.get(f"HR_lower_{stage}", np.nan), r.get(f"HR_upper_{stage}", np.nan))
+            row[f"{label} HR (95% CI)"] = format_ci(hr, *bounds, digits=HR_DIGITS)
             row[f"{label} p"] = format_p(r.get(f"p_{stage}", np.nan), missing="")
         rows.append(row)
     return pd.DataFrame(rows)
@@ -196,18 +194,17 @@ def display_table3(table: pd.DataFrame) -> pd.DataFrame:
     >>> values = {f"{c}_{k}": 0.8 for c in ("training", "validation") for k in keys}
     >>> t = pd.DataFrame([{"model": "m", "youden_cutoff": 0.5, **values}])
     >>> display_table3(t).iloc[0]["validation TD AUC (95% CI)"]
-    '0.80 (0.80, 0.80)'
+    '0.800 (0.800–0.800)'
     """
     rows = []
     for _, r in table.iterrows():
         row = {"model": r["model"], "cut-off": _fmt(r["youden_cutoff"])}
         for cohort in ("training", "validation"):
-            row[f"{cohort} TD AUC (95% CI)"] = (
-                f"{r[f'{cohort}_td_auc']:.2f} ({r[f'{cohort}_td_auc_lower']:.2f}, {r[f'{cohort}_td_auc_upper']:.2f})"
-            )
+            auc = (r[f"{cohort}_td_auc"], r[f"{cohort}_td_auc_lower"], r[f"{cohort}_td_auc_upper"])
+            row[f"{cohort} TD AUC (95% CI)"] = format_ci(*auc, digits=METRIC_DIGITS)
             for key, label in (("accuracy", "ACC"), ("sensitivity", "SEN"), ("specificity", "SPE"), ("ppv", "PPV"),
                                ("npv", "NPV")):  # fmt: skip
-                row[f"{cohort} {label}"] = _fmt(r[f"{cohort}_{key}"], 2)
+                row[f"{cohort} {label}"] = _fmt(r[f"{cohort}_{key}"], METRIC_DIGITS)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -220,7 +217,7 @@ def display_table4(table: pd.DataFrame) -> pd.DataFrame:
     >>> t = pd.DataFrame([dict(model="m", cohort="validation", estimate=0.7, lower=0.6, upper=0.8, p_vs_fusion=0.01,
     ...                        p_fdr=0.02)])
     >>> display_table4(t).values.tolist()
-    [['m', '0.70 (0.60, 0.80)', '0.010', '0.020']]
+    [['m', '0.700 (0.600–0.800)', '0.010', '0.020']]
     """
     out = {}
     for cohort, part in table.groupby("cohort", sort=False):
@@ -234,11 +231,30 @@ def display_table4(table: pd.DataFrame) -> pd.DataFrame:
                 continue
             r = part.loc[model]
             prefix = "" if len(out) == 1 else f"{cohort} "
-            row[f"{prefix}C-index (95% CI)"] = f"{r['estimate']:.2f} ({r['lower']:.2f}, {r['upper']:.2f})"
+            row[f"{prefix}C-index (95% CI)"] = format_ci(r["estimate"], r["lower"], r["upper"], digits=METRIC_DIGITS)
             row[f"{prefix}p"] = format_p(r["p_vs_fusion"], missing="")
             row[f"{prefix}p (FDR)"] = format_p(r["p_fdr"], missing="")
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _display_p_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """Table 1: its ``p`` column by the report's p-value rule (``<0.001``, else 3 decimals)."""
+    return table.assign(p=table["p"].map(lambda p: format_p(p, missing=""))) if "p" in table else table
+
+
+def _display_oracle(table: pd.DataFrame) -> pd.DataFrame:
+    """The oracle rows: C-index and TD AUC with their CIs in the tables' one format."""
+    shown = pd.DataFrame({"model": table["model"], "cohort": table["cohort"]})
+    shown["C-index (95% CI)"] = [format_ci(*r) for r in table[["c_index", "c_lower", "c_upper"]].to_numpy()]
+    auc = table[["td_auc", "td_auc_lower", "td_auc_upper"]].to_numpy()
+    shown["TD AUC (95% CI)"] = [format_ci(*r) for r in auc]
+    return shown
+
+
+def _display_pvalue_matrix(table: pd.DataFrame) -> pd.DataFrame:
+    """The pairwise TD AUC tests: every cell a p-value by the report's p-value rule."""
+    return table.assign(**{c: table[c].map(lambda p: format_p(p, missing="")) for c in table.columns if c != "model"})
 
 
 def markdown_table(table: pd.DataFrame, digits: int = 3) -> str:
@@ -258,7 +274,7 @@ def markdown_table(table: pd.DataFrame, digits: int = 3) -> str:
 
 
 _SECTIONS = [
-    ("table1", "Table 1. Baseline characteristics", None),
+    ("table1", "Table 1. Baseline characteristics", _display_p_columns),
     ("table2", "Table 2. Univariable and multivariable Cox regression of clinical factors (training cohort; "
      "multivariable: factors with univariable p < 0.05; a numeric factor's HR is per one unit in brackets, "
      "log1p(x) = ln(1 + x))", display_table2),
@@ -266,10 +282,11 @@ _SECTIONS = [
      display_table3),
     ("table4", "Table 4. Harrell's C-index, tests against FusionSurvival (paired bootstrap), BH-FDR",
      display_table4),
-    ("oracle", "Oracle: the true risk of the synthetic cohort", None),
+    ("oracle", "Oracle: the true risk of the synthetic cohort", _display_oracle),
     ("comparison", "Validation cohort: ours next to the paper", None),
     ("repeats", "Repeated splits: validation C-index and TD AUC, mean and SD", None),
-    ("auc_pvalues", "Pairwise TD AUC comparisons (validation, iid test, BH-FDR adjusted p)", None),
+    ("auc_pvalues", "Pairwise TD AUC comparisons (validation, iid test, BH-FDR adjusted p)",
+     _display_pvalue_matrix),
     ("notes", "Notes", None),
 ]  # fmt: skip
 
@@ -395,7 +412,7 @@ def report_from_results(out) -> tuple:
     >>> _ = (out / "results.json").write_text(json.dumps(results), encoding="utf-8")
     >>> markdown, _ = report_from_results(out)
     >>> print(markdown.read_text(encoding="utf-8").splitlines()[8])
-    | ClinicalCox | 0.71 (0.62, 0.80) |  |  |
+    | ClinicalCox | 0.710 (0.620–0.800) |  |  |
     """
     from pathlib import Path
 
