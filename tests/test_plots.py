@@ -72,7 +72,7 @@ def test_td_roc_lines_and_legend(cohort):
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     for (name, r), label in zip(risks.items(), labels, strict=False):
         row = ci[name].iloc[0]
-        assert label == f"{name}  AUC {M.td_auc(y, r, H)[0]:.2f} ({row['lower']:.2f}–{row['upper']:.2f})"
+        assert label == f"{name}  AUC {M.td_auc(y, r, H)[0]:.3f} ({row['lower']:.3f}–{row['upper']:.3f})"
     # the drawn curve is td_roc_curve's
     roc = M.td_roc_curve(y, risks["Oracle"], H)
     np.testing.assert_allclose(ax.get_lines()[0].get_xdata(), roc["fpr"])
@@ -88,7 +88,7 @@ def test_td_roc_confidence_interval_object_and_y_train(cohort):
     auc = M.td_auc(y[150:], risks["Oracle"][150:], H, y_train=y[:150])[0]
     good = M.ConfidenceInterval(auc, auc - 0.1, min(auc + 0.1, 1.0), 0.05, "bootstrap")
     fig = P.plot_td_roc(y[150:], {"Oracle": risks["Oracle"][150:]}, H, y_train=y[:150], ci={"Oracle": good})
-    assert f"AUC {auc:.2f} ({auc - 0.1:.2f}–" in fig.axes[0].get_legend().get_texts()[0].get_text()
+    assert f"AUC {auc:.3f} ({auc - 0.1:.3f}–" in fig.axes[0].get_legend().get_texts()[0].get_text()
     plt.close(fig)
 
 
@@ -258,7 +258,7 @@ def test_c_index_forest(cohort):
     np.testing.assert_allclose(bars[0].lines[0].get_xdata(), table.loc[table["cohort"] == "Training", "estimate"])
     assert [t.get_text() for t in ax.get_yticklabels()] == ["Oracle", "Noisy"]
     r0 = table.iloc[0]
-    assert f"{r0['estimate']:.2f} ({r0['lower']:.2f}–{r0['upper']:.2f})" in _texts(ax)
+    assert f"{r0['estimate']:.3f} ({r0['lower']:.3f}–{r0['upper']:.3f})" in _texts(ax)
     plt.close(fig)
     with pytest.raises(ValueError, match="more than one row"):
         P.plot_c_index(pd.concat([table, table.iloc[:1]]))

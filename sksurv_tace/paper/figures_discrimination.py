@@ -15,7 +15,7 @@ from matplotlib.transforms import blended_transform_factory
 
 from sksurv_tace.metrics import ConfidenceInterval, td_roc_curve
 from sksurv_tace.paper.figure_style import COLORS, check_columns, check_mapping, horizon_label, new_axes
-from sksurv_tace.paper.formatting import format_p
+from sksurv_tace.paper.formatting import format_ci, format_p
 
 __all__ = ["plot_td_roc", "plot_pvalue_matrix", "plot_c_index"]
 
@@ -93,7 +93,7 @@ def plot_td_roc(
         except ValueError as err:
             raise ValueError(f"risks[{name!r}]: {err}") from err
         auc = float(np.trapezoid(roc["tpr"], roc["fpr"]))
-        label = f"{name}  AUC {auc:.2f}"
+        label = f"{name}  AUC {auc:.3f}"
         if name in cis:
             est, lo, hi = _ci_bounds(cis[name], name, float(horizon))
             if abs(est - auc) > 1e-6:
@@ -101,7 +101,7 @@ def plot_td_roc(
                     f"ci[{name!r}] has estimate {est:.4f} but the curve's AUC is {auc:.4f}: the interval was "
                     "computed on other patients, another horizon or another y_train"
                 )
-            label += f" ({lo:.2f}–{hi:.2f})"
+            label = f"{name}  AUC {format_ci(auc, lo, hi)}"  # the tables' format
         lines.append((roc, label))
     fig, ax = new_axes(ax)
     for k, (roc, label) in enumerate(lines):
@@ -257,7 +257,7 @@ def plot_c_index(
         ax.errorbar(est, pos, xerr=np.vstack([est - lo, hi - est]), fmt=markers[c % len(markers)], ms=5, capsize=3,
                     color=COLORS[c % len(COLORS)], label=str(cohort), lw=1.2)  # fmt: skip
         for yy, e, lw_, up in zip(pos, est, lo, hi, strict=True):
-            ax.text(1.02, yy, f"{e:.2f} ({lw_:.2f}–{up:.2f})", transform=text_x, va="center", fontsize="x-small",
+            ax.text(1.02, yy, format_ci(e, lw_, up), transform=text_x, va="center", fontsize="x-small",
                     color=COLORS[c % len(COLORS)])  # fmt: skip
     ax.axvline(0.5, color="grey", ls=":", lw=1)
     ax.set_yticks(range(len(models)), labels=[str(m) for m in models])
