@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from joblib import Parallel, delayed
 from sklearn.utils.validation import check_memory
 
+from ._threads import parallel_stage
 from ._validation import check_path, row_labels
 
 __all__ = ["content_hash", "map_patients"]
@@ -165,8 +166,9 @@ def map_patients(
                     todo.append(i)
             tasks = [delayed(_call_cached)(memory, keys[i]) for i in todo]
         if tasks:
-            computed = Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
-            for i, result in zip(todo, computed, strict=True):
-                results[i] = result
-                bar.update()
+            with parallel_stage(n_jobs):  # no idle worker left when the stage ends (issue 15)
+                computed = Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
+                for i, result in zip(todo, computed, strict=True):
+                    results[i] = result
+                    bar.update()
     return results

@@ -32,6 +32,7 @@ from sksurv.functions import StepFunction
 
 from sksurv_tace._device import resolve_device
 from sksurv_tace._survival import survival_at_times
+from sksurv_tace._threads import configure_threads
 from sksurv_tace._validation import as_survival_array, check_clinical_columns, check_survival_target, row_labels
 from sksurv_tace.models._net import (
     EventStratifiedSplit,
@@ -172,6 +173,7 @@ class _DeepSurvival(SurvivalScoreMixin, BaseEstimator):
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = X.shape[1]
         self.net_ = self._make_net(cuts, device, module_kwargs)
+        configure_threads()  # the preprocessing's workers gone, torch's threads sized to the free cores (issue 15)
         with _seeded(self.random_state, device):
             self.net_.fit(SliceDict(**inputs), target)
         if not self.save_optimizer:
