@@ -27,7 +27,7 @@ def _cohort(args: argparse.Namespace) -> int:
     print(f"Writing a synthetic TACE cohort of {args.n_patients} patients to {args.out} (seed {args.seed}) ...")
     X, y = make_tace_cohort(
         args.n_patients, path=args.out, random_state=args.seed, with_images=not args.no_images,
-        overwrite=args.overwrite, progress=True,
+        overwrite=args.overwrite, progress=not args.quiet,
     )  # fmt: skip
     elapsed = time.perf_counter() - start
     train, _ = split_cohort(y, args.seed)
@@ -87,12 +87,12 @@ def _reproduce(args: argparse.Namespace) -> int:
         X, y = _load_cohort(args)
         name = Path(args.manifest).name
     else:
-        print(
-            f"Writing the built-in synthetic cohort ({args.n_patients} patients, seed {args.seed}) to {out / 'cohort'}"
-        )
+        if not args.quiet:
+            print(f"Writing the built-in synthetic cohort ({args.n_patients} patients, seed {args.seed}) to "
+                  f"{out / 'cohort'}")  # fmt: skip
         X, y, truth = make_tace_cohort(
             args.n_patients, path=out / "cohort", random_state=args.seed, overwrite=True, return_truth=True,
-            progress=True,
+            progress=not args.quiet,
         )  # fmt: skip
         name = f"the built-in synthetic TACE cohort (n={args.n_patients}, seed {args.seed})"
     from sksurv_tace.paper.run import reproduce  # seconds of imports: after a bad manifest was refused
@@ -100,6 +100,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     result = reproduce(
         X, y, out=out, quick=args.quick, device=args.device, repeats=args.repeats, random_state=args.seed,
         truth=truth, n_bootstrap=args.n_bootstrap, n_jobs=args.n_jobs, impute=args.impute, cohort_name=name,
+        progress=not args.quiet, log=_silent if args.quiet else print,
     )  # fmt: skip
     comparison = result.tables["comparison"]
     print("\nValidation cohort, ours next to the paper:")
@@ -109,6 +110,10 @@ def _reproduce(args: argparse.Namespace) -> int:
         print(f"\nNot run: {', '.join(result.skipped)} ({'; '.join(reasons)}); only {', '.join(result.models)} ran.")
     print(f"\nReport: {out / 'report.html'} (also report.md, tables as CSV, figures/, results.json, models/)")
     return 0
+
+
+def _silent(line: str) -> None:
+    """The ``log`` of a ``--quiet`` run."""
 
 
 def _new_output(args: argparse.Namespace) -> Path:
@@ -129,7 +134,7 @@ def _fit(args: argparse.Namespace) -> int:
     out = _new_output(args)
     X, y = _load_cohort(args)
     models = paper_models(quick=args.quick, device=args.device, random_state=args.seed, n_jobs=args.n_jobs,
-                          **cohort_options(X))  # fmt: skip
+                          progress=not args.quiet, **cohort_options(X))  # fmt: skip
     if args.model not in MODEL_NAMES:
         raise ValueError(f"unknown model {args.model!r}; the models are {', '.join(MODEL_NAMES)}")
     if args.model not in models:
@@ -296,6 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument(
             "--verbose", action="store_true", help="show other libraries' warnings and an unexpected error's traceback"
         )
+    for command in (cohort, rep, fit):
+        command.add_argument("--quiet", action="store_true", help="no progress bars, epoch tables or step lines")
     return parser
 
 
@@ -309,6 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     Writing a synthetic TACE cohort of 30 patients ...
     0
     """
+    from sksurv_tace._threads import passive_openmp
+
+    passive_openmp()  # before anything loads torch: its OpenMP threads sleep rather than spin when they wait
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -102,3 +102,31 @@ def test_cli_messages_are_one_line_with_exit_code_2(tmp_path, capsys):
         assert main(argv) == 2, argv
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and expected in err[0] and "Traceback" not in err[0], err
+
+
+_PROGRESS_MARKS = ("%|", "it/s]", "s/it]", "patient/s", "patients/s", "epoch ", "[split]", "[figures]")
+
+
+def test_quiet_shows_no_progress(tmp_path, capsys):
+    """Issue 15: ``--quiet`` silences every progress display (tqdm bars, epoch tables, step lines)."""
+    from sksurv_tace.datasets.synthetic import make_tace_cohort
+
+    make_tace_cohort(60, path=tmp_path / "clinical", with_images=False, random_state=0)
+    clinical = str(tmp_path / "clinical" / "manifest.csv")
+    loud = ["reproduce", "--manifest", clinical, "--n-bootstrap", "30", "--out", str(tmp_path / "loud")]
+    assert main(loud) == 0
+    shown = capsys.readouterr()
+    assert "[split]" in shown.out  # without --quiet: the step lines
+    quiet = {
+        "cohort": ["cohort", "--out", str(tmp_path / "images"), "--n-patients", "20", "--quiet"],
+        "reproduce": ["reproduce", "--manifest", clinical, "--n-bootstrap", "30", "--out", str(tmp_path / "q"),
+                      "--quiet"],
+        "fit": ["fit", "--manifest", str(tmp_path / "images" / "manifest.csv"), "--model", "CTSurvival", "--quick",
+                "--n-jobs", "2", "--out", str(tmp_path / "ct.joblib"), "--quiet"],
+    }  # fmt: skip
+    for name, argv in quiet.items():
+        assert main(argv) == 0, name
+        printed = capsys.readouterr()
+        for mark in _PROGRESS_MARKS:
+            assert mark not in printed.out + printed.err, f"{name} --quiet printed {mark!r}"
+    assert "Validation cohort, ours next to the paper" not in printed.out  # the fit's own result line only

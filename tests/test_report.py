@@ -223,3 +223,15 @@ def test_paper_preset_declares_the_log_transform():
     assert models["CNNCox"].log_transform == ("alt", "tbil")
     assert models["FusionSurvival"].clinical.log_transform == ("alt", "tbil")
     assert paper_models(with_images=False)["ClinicalCox"].log_transform == ()
+
+
+def test_results_json_has_the_wall_time_of_every_stage_and_the_report_a_line_of_them(small_run):
+    """Issue 15: ``stage_seconds`` in the order the stages ran, shown in the report (regenerable from the JSON)."""
+    results = json.loads((small_run / "results.json").read_text(encoding="utf-8"))
+    stages = results["stage_seconds"]
+    assert list(stages) == ["image_checks", "model_fitting", "evaluation", "figures"]
+    assert all(isinstance(v, float) and v >= 0 for v in stages.values())
+    assert stages["model_fitting"] <= sum(results["fit_seconds"].values()) + 1e-9
+    assert sum(stages.values()) <= results["seconds"]
+    report = (small_run / "report.md").read_text(encoding="utf-8")
+    assert "Wall time per stage: image checks " in report and "model fitting" in report

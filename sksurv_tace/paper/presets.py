@@ -69,6 +69,7 @@ def paper_models(
     with_images: bool = True,
     log_transform=(),
     impute=None,
+    progress: bool = True,
 ) -> dict:
     """The five models of the paper, unfitted, configured as ``reproduce`` uses them.
 
@@ -94,6 +95,9 @@ def paper_models(
     impute : {None, "median", "most_frequent"}, default=None
         Missing clinical values: None raises an error naming the column; otherwise imputed
         with training-cohort statistics (see :class:`~sksurv_tace.preprocessing.ClinicalPreprocessor`).
+    progress : bool, default=True
+        Progress displays: the radiomics' bar over patients, the deep models' table of epochs (with an ETA).
+        False: silent.
 
     Returns
     -------
@@ -116,12 +120,12 @@ def paper_models(
         return models
     preset = _DEEP_PRESETS["quick" if quick else "paper"]
     radiomics = _RADIOMICS_QUICK if quick else {}
-    extractor = RadiomicsExtractor(memory=memory, n_jobs=n_jobs, progress=True, **radiomics)
+    extractor = RadiomicsExtractor(memory=memory, n_jobs=n_jobs, progress=progress, **radiomics)
     models["RadiomicsCox"] = RadiomicsCox(extractor=extractor, random_state=random_state)
     net = {k: v for k, v in preset.items() if k not in _ROI_PARAMETERS}
     roi = {k: preset[k] for k in _ROI_PARAMETERS}
     image = CTPreprocessor(**roi, memory=memory, n_jobs=n_jobs)
-    deep = dict(net, image_preprocessor=image, device=device, random_state=random_state, verbose=1)
+    deep = dict(net, image_preprocessor=image, device=device, random_state=random_state, verbose=int(progress))
     models["CTSurvival"] = CTSurvival(**deep)
     models["CNNCox"] = CNNCox(clone(models["CTSurvival"]), **clinical)
     models["FusionSurvival"] = FusionSurvival(**deep, clinical=ClinicalBranch(**clinical))

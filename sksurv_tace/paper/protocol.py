@@ -215,6 +215,7 @@ def run_protocol(
     repeats: int = 1,
     truth: pd.DataFrame | None = None,
     log: Callable[[str], None] = print,
+    progress: bool = True,
 ) -> ProtocolResult:
     """Split, fit every model on the training cohort and compute the paper's tables.
 
@@ -235,6 +236,8 @@ def run_protocol(
     truth : DataFrame, optional
         True log hazard in column ``lp``: adds the oracle rows.
     log : callable, default=print
+    progress : bool, default=True
+        The bootstrap's progress bar (on a terminal).
 
     Returns
     -------
@@ -264,7 +267,7 @@ def run_protocol(
     tables["table3"], cutoffs = _table3(y_tr, y_va, risk_tr, risk_va, horizon)
     log(f"[evaluate] Table 4: Harrell's C with {n_bootstrap} bootstrap resamples")
     tables["table4"] = _table4(y_tr, y_va, risk_tr, risk_va, n_bootstrap=n_bootstrap, random_state=random_state,
-                               progress=True)  # fmt: skip
+                               progress=progress)  # fmt: skip
     oracle = []
     if truth is not None:
         oracle = _oracle_rows(truth, idx_tr, idx_va, y_tr, y_va, horizon, n_bootstrap, random_state)

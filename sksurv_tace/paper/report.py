@@ -339,6 +339,11 @@ def write_report(out, tables: dict, figures: dict, results: dict) -> tuple:
     skipped = results.get("skipped") or {}
     md = [f"# {title}", "", meta, ""]
     body = [f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(meta)}</p>"]
+    stages = results.get("stage_seconds") or {}
+    if stages:  # results.json of an older run has none
+        line = "Wall time per stage: " + ", ".join(f"{k.replace('_', ' ')} {v:.0f} s" for k, v in stages.items())
+        md += [line + ".", ""]
+        body.append(f"<p>{html.escape(line)}.</p>")
     if skipped:
         md += ["**Models skipped:**", ""] + [f"- {k}: {v}" for k, v in skipped.items()] + [""]
         body.append("<p><b>Models skipped:</b></p><ul>")

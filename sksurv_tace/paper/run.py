@@ -21,6 +21,7 @@ import pandas as pd
 
 from sksurv_tace import metrics
 from sksurv_tace._device import resolve_device
+from sksurv_tace._threads import configure_threads, passive_openmp
 from sksurv_tace._validation import check_survival_target, describe_rows, row_labels
 from sksurv_tace._version import __version__
 from sksurv_tace.models._persistence import dump_model
@@ -78,6 +79,7 @@ def reproduce(
     models: Mapping | None = None,
     cohort_name: str = "cohort",
     log: Callable[[str], None] = print,
+    progress: bool = True,
 ) -> ReproduceResult:
     """Run the paper's evaluation protocol on a cohort and write tables, figures and a report.
 
@@ -118,6 +120,10 @@ def reproduce(
         Shown in the report's title.
     log : callable, default=print
         Receives one line per step (progress).
+    progress : bool, default=True
+        Progress displays of the stages (radiomics' bar over patients, each deep model's table of epochs with
+        its ETA, the bootstrap's bar). False: none (the CLI's ``--quiet``). Either way ``results.json`` gets
+        the wall time of each stage (``stage_seconds``) and the report a line of them.
 
     Returns
     -------
@@ -153,18 +159,23 @@ def reproduce(
         )
     out = Path(out)
     started = time.perf_counter()
+    passive_openmp()  # effective when torch is not loaded yet; workers started later inherit it
     options = cohort_options(X)
     with_images = options["with_images"]
     memory = str(out / "cache") if with_images else None
     if models is None:
         models = paper_models(
             quick=quick, device=device, random_state=random_state, memory=memory, n_jobs=n_jobs, impute=impute,
-            **options,
+            progress=progress, **options,
         )  # fmt: skip
     models = dict(models)
     rules = {v for m in models.values() for k, v in m.get_params().items() if k.endswith("mask_label")}
+    stages = _StageClock()
     for mask_label in rules if with_images else ():  # every image file checked before the first model trains
         check_image_paths(X, mask_label=mask_label)
+    stages.lap("image_checks")
+    if with_images:
+        configure_threads()  # once, before the first model: torch's threads sized to this process's cores
     (out / "figures").mkdir(parents=True, exist_ok=True)
     skipped = {}
     if not with_images:
@@ -175,16 +186,40 @@ def reproduce(
 
     table2_model = ClinicalCox(columns=clinical, log_transform=options["log_transform"], impute=impute)
     run = run_protocol(X, y, models, table2_model=table2_model, horizon=horizon, n_bootstrap=n_bootstrap,
-                       random_state=random_state, repeats=repeats, truth=truth, log=log)  # fmt: skip
+                       random_state=random_state, repeats=repeats, truth=truth, log=log,
+                       progress=progress)  # fmt: skip
+    stages.lap("protocol")
     log("[figures] ROC, calibration, Kaplan–Meier, decision curves, p-value matrix, Grad-CAM")
     figures = _figures(run, X.iloc[run.validation], y[run.train], y[run.validation], horizon, out)
+    stages.lap("figures")
     settings = dict(cohort=cohort_name, horizon_days=horizon, quick=quick, device=device, random_state=random_state,
                     n_bootstrap=n_bootstrap)  # fmt: skip
     results = _results(run, X, figures, out, skipped=skipped, **settings)
+    results["stage_seconds"] = stages.split_protocol(sum(run.fit_seconds.values()))
     results["seconds"] = time.perf_counter() - started
     _write(out, run, figures, results)
     log(f"[done] {out / 'report.html'} in {results['seconds']:.0f} s")
     return ReproduceResult(run.tables, figures, results, run.fitted, out, skipped)
+
+
+class _StageClock:
+    """Wall time per stage of a run: :meth:`lap` closes the stage that ran since the previous lap."""
+
+    def __init__(self):
+        self.seconds, self._last = {}, time.perf_counter()
+
+    def lap(self, stage: str) -> float:
+        now = time.perf_counter()
+        self.seconds[stage], self._last = now - self._last, now
+        return self.seconds[stage]
+
+    def split_protocol(self, fitting: float) -> dict:
+        """The protocol's time as model fitting (radiomics and ROI preprocessing inside) and evaluation (predictions,
+        tables, bootstrap, further splits); the stages in the order they ran."""
+        protocol = self.seconds.pop("protocol")
+        fitting = min(fitting, protocol)
+        return {"image_checks": self.seconds["image_checks"], "model_fitting": fitting,
+                "evaluation": protocol - fitting, "figures": self.seconds["figures"]}  # fmt: skip
 
 
 def _package_versions() -> dict:
