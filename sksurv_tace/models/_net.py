@@ -197,7 +197,9 @@ class SurvivalNet(NeuralNet):
         return self
 
     def get_default_callbacks(self):
-        return [(name, EpochTable if name == "print_log" else cb) for name, cb in super().get_default_callbacks()]
+        # an instance: skorch moves a PrintLog instance (not a subclass given as a class) behind the other callbacks,
+        # so the table shows what they record (the ETA, the learning rate)
+        return [(name, EpochTable() if name == "print_log" else cb) for name, cb in super().get_default_callbacks()]
 
     def initialize_module(self):
         super().initialize_module()
