@@ -1,5 +1,6 @@
 """The paper's evaluation protocol: presets, the protocol, tables, figures and the report."""
 
+from .nomogram import Nomogram, nomogram  # noqa: F401
 from .presets import MODEL_NAMES, PAPER_VALIDATION, cohort_options, paper_models  # noqa: F401
 from .protocol import ProtocolResult, run_protocol, split_cohort  # noqa: F401
 from .report import report_from_results  # noqa: F401
@@ -16,4 +17,6 @@ __all__ = [
     "cohort_options",
     "MODEL_NAMES",
     "PAPER_VALIDATION",
+    "nomogram",
+    "Nomogram",
 ]
