@@ -18,6 +18,7 @@ _LAZY = {
     "RadiomicsCox": "sksurv_tace.models",
     "ClinicalCox": "sksurv_tace.models",
     "ClinicalBranch": "sksurv_tace.models",
+    "RecalibratedSurvival": "sksurv_tace.models",
     "CoxFeatureSelector": "sksurv_tace.preprocessing",
     "ClinicalPreprocessor": "sksurv_tace.preprocessing",
     "RadiomicsExtractor": "sksurv_tace.preprocessing",

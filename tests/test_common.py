@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.frozen import FrozenEstimator
 from sklearn.utils import estimator_checks
 from sksurv.metrics import concordance_index_censored
 from sksurv.util import Surv
@@ -24,6 +25,7 @@ from sksurv_tace.models.clinical_cox import ClinicalCox
 from sksurv_tace.models.cnn_cox import CNNCox
 from sksurv_tace.models.deep import CTSurvival, FusionSurvival
 from sksurv_tace.models.radiomics_cox import RadiomicsCox
+from sksurv_tace.models.recalibration import RecalibratedSurvival
 from sksurv_tace.preprocessing.clinical import ClinicalPreprocessor
 from sksurv_tace.preprocessing.cox_screen import CoxFeatureSelector
 from sksurv_tace.preprocessing.imaging import CTPreprocessor
@@ -69,6 +71,18 @@ def _cached_extractor():
     return RadiomicsExtractor(memory=_CACHE.get("radiomics"), progress=False)
 
 
+def _recalibrated():
+    """A recalibration of a ClinicalCox locked after one fit on another cohort (frozen: clones keep it fitted)."""
+    if "locked" not in _CACHE:
+        from sksurv_tace.datasets.synthetic import make_tace_cohort
+
+        X, y = make_tace_cohort(120, with_images=False, random_state=1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            _CACHE["locked"] = FrozenEstimator(ClinicalCox(p_univariate=0.2, p_multivariable=0.2).fit(X, y))
+    return RecalibratedSurvival(_CACHE["locked"], method="slope")
+
+
 # -------------------------------------------------------------------------------------------------------------
 # estimators: (id, factory, data)
 
@@ -80,6 +94,7 @@ ESTIMATORS = [
     ("RadiomicsCox", lambda: RadiomicsCox(cv=3, n_alphas=20, random_state=0), "features"),
     ("RadiomicsCox+extractor", lambda: RadiomicsCox(extractor=_cached_extractor(), cv=3, random_state=0), "images"),
     ("ClinicalBranch", lambda: ClinicalBranch(p_univariate=0.2, p_multivariable=0.2), "clinical"),
+    ("RecalibratedSurvival", _recalibrated, "clinical"),
     ("CTPreprocessor", lambda: CTPreprocessor(image_size=32), "images"),
     (
         "FusionSurvival",

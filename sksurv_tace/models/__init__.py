@@ -6,6 +6,7 @@ from .clinical_cox import ClinicalCox  # noqa: F401
 from .cnn_cox import CNNCox  # noqa: F401
 from .deep import CTSurvival, FusionSurvival  # noqa: F401
 from .radiomics_cox import RadiomicsCox  # noqa: F401
+from .recalibration import RecalibratedSurvival, breslow_baseline  # noqa: F401
 
 __all__ = [
     "FusionSurvival",
@@ -14,6 +15,8 @@ __all__ = [
     "RadiomicsCox",
     "ClinicalCox",
     "ClinicalBranch",
+    "RecalibratedSurvival",
+    "breslow_baseline",
     "dump_model",
     "load_model",
 ]
