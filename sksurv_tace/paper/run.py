@@ -27,6 +27,7 @@ from sksurv_tace._version import __version__
 from sksurv_tace.models._persistence import dump_model
 from sksurv_tace.models.clinical_cox import ClinicalCox
 from sksurv_tace.paper import plots
+from sksurv_tace.paper.model_card import write_model_card, write_tripod_checklist
 from sksurv_tace.paper.presets import IMAGE_MODELS, REFERENCE, cohort_options, paper_models
 from sksurv_tace.paper.protocol import ProtocolResult, run_protocol
 from sksurv_tace.paper.report import write_report
@@ -268,7 +269,7 @@ def _results(
 
 
 def _write(out: Path, run: ProtocolResult, figures, results) -> None:
-    """The fitted models, one CSV per table, ``results.json`` and the report.
+    """The fitted models, one CSV per table, ``results.json``, the report, the model card and the TRIPOD+AI checklist.
 
     ``CNNCox.joblib`` refers to ``CTSurvival.joblib`` for its CT network when it is the same network
     (:func:`~sksurv_tace.models.load_model` reads both).
@@ -285,6 +286,8 @@ def _write(out: Path, run: ProtocolResult, figures, results) -> None:
         table.to_csv(out / f"{name}.csv", index=False)
     (out / "results.json").write_text(json.dumps(results, indent=2, default=_json_default), encoding="utf-8")
     write_report(out, run.tables, figures, results)
+    write_model_card(out)  # both from results.json alone, as report_from_results
+    write_tripod_checklist(out)
 
 
 def _json_default(value):
