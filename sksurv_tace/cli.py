@@ -144,18 +144,18 @@ def _fit(args: argparse.Namespace) -> int:
         )
     print(f"Fitting {args.model} on {len(X)} patients ...")
     model = models[args.model].fit(X, y)
+    from sksurv_tace.paper.validate import development_summary
+
+    model.development_ = development_summary(model, X, y)  # cut-offs and Table 1, read by predict and validate
     out.parent.mkdir(parents=True, exist_ok=True)
     joblib.dump(model, out)
     print(f"Saved {args.model} to {out}")
     return 0
 
 
-def _predict(args: argparse.Namespace) -> int:
-    import pandas as pd
-
+def _load_model(args: argparse.Namespace):
     from sksurv_tace.models import load_model
 
-    out = _new_output(args)
     try:
         model = load_model(args.model)  # a reproduce CNNCox.joblib also reads CTSurvival.joblib next to it
     except FileNotFoundError:
@@ -166,14 +166,99 @@ def _predict(args: argparse.Namespace) -> int:
         ) from None
     if not (hasattr(model, "predict") and hasattr(model, "predict_survival_at")):
         raise ValueError(f"--model {args.model} holds a {type(model).__name__}, not a survival model of sksurv_tace")
+    return model
+
+
+def _risk_cutoff(model, model_file, risk) -> tuple[float, str]:
+    """The high/low risk cut-off: the Youden cut-off stored by ``fit``, else ``reproduce``'s (its results.json), else
+    the training median stored by ``fit``, else this cohort's median."""
+    import json
+
+    stored = getattr(model, "development_", None) or {}
+    if stored.get("youden_cutoff") is not None:
+        return stored["youden_cutoff"], f"Youden cut-off at {stored['horizon']:g} days on the development cohort"
+    results = Path(model_file).resolve().parent.parent / "results.json"
+    if results.is_file():
+        cutoffs = json.loads(results.read_text(encoding="utf-8")).get("youden_cutoffs", {})
+        if Path(model_file).stem in cutoffs:
+            return float(cutoffs[Path(model_file).stem]), f"Youden cut-off on the training cohort ({results})"
+    if stored.get("median_risk") is not None:
+        return stored["median_risk"], "median risk of the development cohort"
+    import numpy as np
+
+    return float(np.median(risk)), "median risk of these patients (the model stores no development cut-off)"
+
+
+def _predict(args: argparse.Namespace) -> int:
+    import numpy as np
+    import pandas as pd
+
+    out = _new_output(args)
+    model = _load_model(args)
     X, _ = _load_cohort(args)
-    years = [365.0, 730.0, 1095.0]
-    survival = model.predict_survival_at(X, years)
-    table = pd.DataFrame({"patient_id": X["patient_id"], "risk": model.predict(X)})
-    for k in range(len(years)):
-        table[f"survival_{k + 1}y"] = survival[:, k]
+    _check_factors(model, X)
+    days = [365.0, 730.0, 1095.0]
+    survival = model.predict_survival_at(X, days)
+    risk = np.asarray(model.predict(X), dtype=float)
+    table = pd.DataFrame({"patient_id": X["patient_id"], "risk": risk})
+    for k, t in enumerate(days):
+        table[f"survival_{t:.0f}"] = survival[:, k]
+    cutoff, source = _risk_cutoff(model, args.model, risk)
+    table["risk_group"] = np.where(risk >= cutoff, "high", "low")
+    table["risk_cutoff"] = cutoff
+    table["cutoff_source"] = source
     table.to_csv(out, index=False)
-    print(f"Wrote risk and 1-, 2-, 3-year survival of {len(table)} patients to {out}")
+    print(f"Wrote risk, survival at 365, 730 and 1095 days and the risk group of {len(table)} patients to {out}")
+    print(f"Risk group: high when risk >= {cutoff:.4g} ({source})")
+    return 0
+
+
+def _check_factors(model, X) -> None:
+    from sksurv_tace.paper.validate import required_columns
+
+    missing = [c for c in required_columns(model) if c not in X.columns]
+    if missing:
+        raise ValueError(f"the manifest lacks the factor(s) {', '.join(missing)} that the model needs")
+
+
+def _sha256(path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _validate(args: argparse.Namespace) -> int:
+    import json
+
+    model_hash = _sha256(args.model) if Path(args.model).is_file() else None
+    model = _load_model(args)
+    X, y = _load_cohort(args, check_images=False)
+    _check_factors(model, X)
+    development = None
+    if args.development:
+        from sksurv_tace.datasets.manifest import load_manifest
+
+        development = load_manifest(args.development, time_unit=args.time_unit, check_files=False)
+    from sksurv_tace.paper.validate import validate, write_validation
+
+    result = validate(model, X, y, horizon=args.horizon, development=development, recalibrate=args.recalibrate,
+                      n_bootstrap=args.n_bootstrap, random_state=args.seed)  # fmt: skip
+    out = Path(args.out)
+    name = type(model).__name__
+    write_validation(result, out, model_name=f"{name} ({Path(args.model).name})", model_hash=model_hash)
+    (out / "model.json").write_text(json.dumps({"model_file": str(args.model), "sha256": model_hash, "model": name,
+                                                "horizon_days": args.horizon}, indent=2), encoding="utf-8")  # fmt: skip
+    d = result.tables["discrimination"]
+    print(f"{result.n} patients, {result.events} deaths; {name} (SHA-256 {model_hash}) not refitted")
+    print(f"Harrell's C {d['estimate'][0]:.3f}, TD AUC at {args.horizon:.0f} days {d['estimate'][2]:.3f}, "
+          f"calibration slope {result.calibration.slope:.3f}")  # fmt: skip
+    if result.membership_c is not None:
+        print(f"Membership C-index (development vs validation) {result.membership_c:.3f}")
+    print(f"Report: {out / 'validation_report.md'} (tables as CSV, calibration.png, model.json)")
     return 0
 
 
@@ -211,7 +296,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``sksurv-tace`` argument parser (sub-commands: cohort, reproduce, report, fit, predict, evaluate)."""
+    """The ``sksurv-tace`` argument parser (cohort, reproduce, report, fit, predict, evaluate, validate)."""
     from sksurv_tace._version import __version__
 
     parser = argparse.ArgumentParser(
@@ -279,8 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--n-jobs", type=int, default=None, help="patients processed in parallel (default: 1)")
     fit.set_defaults(func=_fit)
 
-    pred = sub.add_parser("predict", help="predict risk and 1-, 2-, 3-year survival with a saved model",
-                          description="Write patient_id, risk and survival at 1, 2 and 3 years to a CSV.")  # fmt: skip
+    pred = sub.add_parser("predict", help="predict risk, 1-, 2-, 3-year survival and risk group with a saved model",
+                          description="Write patient_id, risk, survival at 365, 730 and 1095 days (survival_365, "
+                          "survival_730, survival_1095) and the high/low risk group to a CSV.")  # fmt: skip
     manifest_options(pred)
     pred.add_argument("--model", required=True, help="a model saved by 'sksurv-tace fit'")
     pred.add_argument("--out", required=True, help="CSV file to write")
@@ -297,6 +383,24 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--horizon", type=float, default=1095.0, help="horizon of the TD AUC in days (default: 1095)")
     ev.add_argument("--n-bootstrap", type=int, default=1000, help="bootstrap resamples (default: 1000)")
     ev.set_defaults(func=_evaluate)
+
+    val = sub.add_parser(
+        "validate",
+        help="validate a saved model, unchanged, on an external cohort",
+        description="External validation of a saved model (never refitted): discrimination, calibration, risk groups, "
+        "decision curve, Brier score and, with --development, the case mix; writes CSV tables, validation_report.md, "
+        "calibration.png and model.json (with the model file's SHA-256).",
+    )
+    manifest_options(val)
+    val.add_argument("--model", required=True, help="a model saved by 'sksurv-tace fit' (or reproduce's models/)")
+    val.add_argument("--out", required=True, help="output folder (created if missing)")
+    val.add_argument("--development", help="manifest of the development cohort (Table 1 and membership C-index)")
+    val.add_argument("--recalibrate", choices=["slope", "intercept"], default=None,
+                     help="also report calibration after this locked recalibration")  # fmt: skip
+    val.add_argument("--horizon", type=float, default=1095.0, help="horizon in days (default: 1095)")
+    val.add_argument("--n-bootstrap", type=int, default=1000, help="bootstrap resamples (default: 1000)")
+    val.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    val.set_defaults(func=_validate)
     for command in sub.choices.values():
         command.add_argument(
             "--verbose", action="store_true", help="show other libraries' warnings and an unexpected error's traceback"

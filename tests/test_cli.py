@@ -36,8 +36,9 @@ def test_fit_predict_evaluate(tmp_path, capsys):
     predictions = str(tmp_path / "pred.csv")
     assert main(["predict", "--manifest", manifest, "--model", model, "--out", predictions]) == 0
     table = pd.read_csv(predictions)
-    assert list(table.columns) == ["patient_id", "risk", "survival_1y", "survival_2y", "survival_3y"]
-    assert (table["survival_1y"] >= table["survival_3y"]).all()
+    assert list(table.columns) == ["patient_id", "risk", "survival_365", "survival_730", "survival_1095", "risk_group",
+                                   "risk_cutoff", "cutoff_source"]  # fmt: skip
+    assert (table["survival_365"] >= table["survival_1095"]).all()
     capsys.readouterr()
     assert main(["evaluate", "--manifest", manifest, "--predictions", predictions, "--n-bootstrap", "50"]) == 0
     assert "Harrell's C-index" in capsys.readouterr().out

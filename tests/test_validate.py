@@ -1,0 +1,99 @@
+"""External validation of a locked model (paper.validate, ``sksurv-tace validate``) and predict's risk groups."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sksurv_tace.cli import main
+from sksurv_tace.datasets import make_tace_cohort
+from sksurv_tace.datasets.manifest import write_manifest
+from sksurv_tace.models import ClinicalCox
+from sksurv_tace.paper.validate import validate
+
+
+def _shifted_cohort(n=600, random_state=1):
+    """Another seed, and mostly the worse BCLC-B subclasses (B3/B4) and microvascular invasion."""
+    X, y = make_tace_cohort(n, with_images=False, random_state=random_state)
+    rng = np.random.default_rng(0)
+    worse = X["bclc_b_subclass"].isin(["B3", "B4"]).to_numpy()
+    keep = worse | ((X["mvi"] == "Yes").to_numpy() & (rng.random(n) < 0.5)) | (rng.random(n) < 0.1)
+    return X[keep].reset_index(drop=True), y[keep]
+
+
+@pytest.fixture(scope="module")
+def development():
+    return make_tace_cohort(300, with_images=False, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def model(development):
+    return ClinicalCox().fit(*development)
+
+
+def test_locked_validation_on_a_shifted_cohort(development, model):
+    X, y = _shifted_cohort()
+    before = model.predict(X).copy(), model.predict_survival_at(X, [365.0, 1095.0]).copy()
+    result = validate(model, X, y, development=development, recalibrate="slope", n_bootstrap=50)
+    assert np.array_equal(model.predict(X), before[0])  # bit-identical: never refitted
+    assert np.array_equal(model.predict_survival_at(X, [365.0, 1095.0]), before[1])
+    assert result.membership_c > 0.6
+    calibration = result.tables["calibration"].set_index("state")
+    locked, after = calibration.loc["locked", "slope"], calibration.loc["recalibrated", "slope"]
+    assert abs(locked - 1) > 0.2
+    assert abs(after - 1) < abs(locked - 1)
+    d = result.tables["discrimination"]
+    assert d["metric"].str.startswith(("Harrell", "Uno", "TD AUC", "Brier")).all()
+    assert ((d["lower"] <= d["estimate"]) | d["lower"].isna()).all()
+    assert set(result.tables["case_mix"].columns) >= {"variable", "level", "p"}
+    assert result.cutoff is not None and "development" in result.cutoff_source
+    assert list(result.tables["risk_groups"]["group"]) == ["low risk", "high risk"]
+    assert {"threshold"} <= set(result.tables["decision_curve"].columns)
+    assert "Membership model C-index" in result.to_markdown()
+
+
+def test_missing_factors_are_named(model, development):
+    X, y = development
+    with pytest.raises(ValueError, match=r"lacks the factor\(s\) \['age', 'mvi'\]"):
+        validate(model, X.drop(columns=["age", "mvi"]), y, n_bootstrap=10)
+    with pytest.raises(ValueError, match="recalibrate"):
+        validate(model, X, y, recalibrate="both")
+
+
+def test_cli_validate_and_predict(tmp_path, capsys, development):
+    X_dev, y_dev = development
+    X, y = _shifted_cohort(300)
+    dev = write_manifest(tmp_path / "dev.csv", X_dev, y_dev)
+    external = write_manifest(tmp_path / "external.csv", X, y)
+    model = tmp_path / "clinical.joblib"
+    assert main(["fit", "--manifest", str(dev), "--model", "ClinicalCox", "--out", str(model), "--quiet"]) == 0
+    out = tmp_path / "validation"
+    argv = ["validate", "--model", str(model), "--manifest", str(external), "--out", str(out), "--development",
+            str(dev), "--recalibrate", "slope", "--n-bootstrap", "20"]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "Membership C-index" in printed
+    for name in ("validation_report.md", "calibration.png", "discrimination.csv", "calibration.csv", "case_mix.csv",
+                 "membership.csv", "risk_groups.csv", "decision_curve.csv", "model.json"):  # fmt: skip
+        assert (out / name).is_file(), name
+    import hashlib
+    import json
+
+    sha = hashlib.sha256(model.read_bytes()).hexdigest()
+    assert json.loads((out / "model.json").read_text())["sha256"] == sha
+    assert sha in (out / "validation_report.md").read_text()
+    assert "stored at fit" in (out / "validation_report.md").read_text()  # the cut-off fit stored on the model
+    # a factor the model needs is missing: exit 2, one line naming it
+    lacking = write_manifest(tmp_path / "lacking.csv", X.drop(columns=["afp"]), y)
+    assert main(["validate", "--model", str(model), "--manifest", str(lacking), "--out", str(tmp_path / "v2")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "afp" in err and "error:" in err
+    # predict: survival at 365, 730, 1095 days, non-increasing, and the risk group by the stored Youden cut-off
+    predictions = tmp_path / "pred.csv"
+    assert main(["predict", "--manifest", str(external), "--model", str(model), "--out", str(predictions)]) == 0
+    table = pd.read_csv(predictions)
+    assert {"survival_365", "survival_730", "survival_1095", "risk_group", "risk_cutoff"} <= set(table.columns)
+    assert (table["survival_365"] >= table["survival_730"]).all()
+    assert (table["survival_730"] >= table["survival_1095"]).all()
+    assert set(table["risk_group"]) == {"high", "low"}
+    assert (table["risk_group"].eq("high") == (table["risk"] >= table["risk_cutoff"])).all()
+    assert table["cutoff_source"].str.contains("Youden").all()
