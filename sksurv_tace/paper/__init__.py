@@ -6,6 +6,7 @@ from .presets import MODEL_NAMES, PAPER_VALIDATION, cohort_options, paper_models
 from .protocol import ProtocolResult, run_protocol, split_cohort  # noqa: F401
 from .report import report_from_results  # noqa: F401
 from .run import ReproduceResult, reproduce  # noqa: F401
+from .validate import ValidationResult, development_summary, validate, write_validation  # noqa: F401
 
 __all__ = [
     "reproduce",
@@ -20,6 +21,10 @@ __all__ = [
     "PAPER_VALIDATION",
     "nomogram",
     "Nomogram",
+    "validate",
+    "ValidationResult",
+    "development_summary",
+    "write_validation",
     "write_model_card",
     "write_tripod_checklist",
     "model_card",
