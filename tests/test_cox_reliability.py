@@ -297,3 +297,19 @@ def test_duplicated_column_names_are_named_as_such(estimator):
     y = Surv.from_arrays(rng.random(30) < 0.7, rng.exponential(5, 30) + 0.1)
     with pytest.raises(ValueError, match=r"duplicated column name\(s\) \['a'\]"):
         estimator.fit(X, y)
+
+
+def test_a_null_factor_is_not_flagged_infinite_after_lifelines_damped_steps():
+    """lifelines stopped 3e-7 short of the maximum (damped Newton steps) for a factor with no effect (coef 1e-4,
+    se 0.16); R's step test on that point flagged it 'may be infinite' and its row became NaN."""
+    from sksurv_tace.datasets import make_tace_cohort
+
+    X, y = make_tace_cohort(301, with_images=False, random_state=0)
+    design = ClinicalPreprocessor(columns=["diabetes"]).fit_transform(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        table = cox_table(design, y)
+    assert np.isfinite(table[["coef_uni", "se_uni", "p_uni"]].to_numpy(float)).all() and table["p_uni"].iloc[0] > 0.9
+    # the maximum itself: a fully converged fit (scikit-survival, tol 1e-12) gives the same coefficient
+    exact = CoxPHSurvivalAnalysis(ties="efron", tol=1e-12).fit(design, y).coef_
+    assert not infinite_coefficients(design.to_numpy(), y["event"], y["time"], exact).any()

@@ -12,6 +12,8 @@ __all__ = ["infinite_coefficients"]
 
 #: R's ``coxph.control(eps=1e-9)`` and ``toler.inf = sqrt(eps)``, the thresholds of :func:`infinite_coefficients`.
 _R_EPS = 1e-9
+#: Full Newton steps taken from the given fit before R's test (a finite maximum is reached in two or three).
+_REFINE_STEPS = 4
 
 
 def _efron_score_information(X: np.ndarray, event: np.ndarray, time: np.ndarray, coef: np.ndarray):
@@ -90,11 +92,24 @@ def infinite_coefficients(X, event, time, coef, *, ridge: float = 0.0) -> np.nda
     coef = np.asarray(coef, dtype=np.float64)
     if X.ndim != 2 or X.shape[1] != coef.shape[0]:
         raise ValueError(f"X has shape {X.shape}; expected {coef.shape[0]} columns, one per coefficient")
-    score, info = _efron_score_information(X, event, time, coef)
-    score = score - ridge * coef
-    info = info + ridge * np.eye(len(coef))
-    try:
-        step = np.abs(np.linalg.solve(info, score))
-    except np.linalg.LinAlgError:
-        return np.ones(len(coef), dtype=bool)
-    return ~np.isfinite(step) | ((step > _R_EPS) & (step > np.sqrt(_R_EPS) * np.abs(coef)))
+    # lifelines damps its Newton steps, so its "converged" point can sit 1e-7 away from the maximum where R's
+    # undamped iteration would stop 1e-10 away: take R's last full Newton steps before testing the step
+    coef_k, step = coef.copy(), None
+    for _ in range(_REFINE_STEPS):
+        score, info = _efron_score_information(X, event, time, coef_k)
+        score = score - ridge * coef_k
+        info = info + ridge * np.eye(len(coef_k))
+        try:
+            new = np.linalg.solve(info, score)
+        except np.linalg.LinAlgError:
+            new = None
+        if new is None or not np.isfinite(new).all():
+            if step is None:
+                return np.ones(len(coef), dtype=bool)
+            break  # the information degenerates along a diverging coefficient: judge the last step
+        step = new
+        if np.all(np.abs(step) <= _R_EPS):
+            break
+        coef_k = coef_k + step
+    step = np.abs(step)
+    return (step > _R_EPS) & (step > np.sqrt(_R_EPS) * np.abs(coef_k))
