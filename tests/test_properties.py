@@ -1656,10 +1656,19 @@ def _scorer_horizons(draw):
     return Call(score_with, (draw(st.sampled_from(M.SCORER_METRICS)), horizon, None, model, np.arange(n)[:, None], y))
 
 
+def largest_ipcw_weight(y) -> float:
+    """``1 / min G(t)`` over the follow-up where ``G > 0``: no IPCW weight of a Brier score on ``y`` is larger."""
+    event_name, time_name = y.dtype.names
+    target = Surv.from_arrays(np.asarray(y[event_name], dtype=float).astype(bool), np.asarray(y[time_name], float))
+    censoring = CensoringDistributionEstimator().fit(target)
+    g = censoring.predict_proba(np.unique(target["time"]))
+    return float(1.0 / g[g > 0].min())
+
+
 def _check_scorer(call: Call, value, rep: Report):
     metric = call.args[0]
-    if metric in ("brier", "ibs"):
-        rep.within(f"scorer {metric} (negated Brier)", value, -1, 0)
+    if metric in ("brier", "ibs"):  # the IPCW Brier score lies in [0, 1/G], not [0, 1] (see ipcw_weight_bound)
+        rep.within(f"scorer {metric} (negated Brier)", value, -largest_ipcw_weight(call.args[-1]) - TOL, 0)
     else:
         rep.within(f"scorer {metric}", value)
 

@@ -79,9 +79,11 @@ def test_cli_validate_and_predict(tmp_path, capsys, development):
     import json
 
     sha = hashlib.sha256(model.read_bytes()).hexdigest()
-    assert json.loads((out / "model.json").read_text())["sha256"] == sha
-    assert sha in (out / "validation_report.md").read_text()
-    assert "stored at fit" in (out / "validation_report.md").read_text()  # the cut-off fit stored on the model
+    assert json.loads((out / "model.json").read_text(encoding="utf-8"))["sha256"] == sha
+    assert sha in (out / "validation_report.md").read_text(encoding="utf-8")
+    assert "stored at fit" in (out / "validation_report.md").read_text(
+        encoding="utf-8"
+    )  # the cut-off fit stored on the model
     # a factor the model needs is missing: exit 2, one line naming it
     lacking = write_manifest(tmp_path / "lacking.csv", X.drop(columns=["afp"]), y)
     assert main(["validate", "--model", str(model), "--manifest", str(lacking), "--out", str(tmp_path / "v2")]) == 2
