@@ -1192,11 +1192,15 @@ def ipcw_weight_bound(call: Call, horizon: float) -> float:
     (Graf et al. 1999; scikit-survival's ``brier_score`` does the same).
     """
     train = call.kwargs.get("y_train")
-    train = call.args[0] if train is None else train
-    event_name, time_name = train.dtype.names  # any 0/1 or text-number fields the call accepted, made bool/float
-    event = np.asarray(train[event_name], dtype=float).astype(bool)
-    censoring = CensoringDistributionEstimator().fit(Surv.from_arrays(event, np.asarray(train[time_name], float)))
+    censoring = censoring_of(call.args[0] if train is None else train)
     return float(1.0 / censoring.predict_proba(np.ravel(np.asarray(horizon, dtype=float))[:1])[0])
+
+
+def censoring_of(y) -> CensoringDistributionEstimator:
+    """The Kaplan-Meier estimate of the censoring of ``y``, whose 0/1 or text-number fields a call accepted."""
+    event_name, time_name = y.dtype.names
+    event = np.asarray(y[event_name], dtype=float).astype(bool)
+    return CensoringDistributionEstimator().fit(Surv.from_arrays(event, np.asarray(y[time_name], float)))
 
 
 register(
@@ -1658,10 +1662,9 @@ def _scorer_horizons(draw):
 
 def largest_ipcw_weight(y) -> float:
     """``1 / min G(t)`` over the follow-up where ``G > 0``: no IPCW weight of a Brier score on ``y`` is larger."""
-    event_name, time_name = y.dtype.names
-    target = Surv.from_arrays(np.asarray(y[event_name], dtype=float).astype(bool), np.asarray(y[time_name], float))
-    censoring = CensoringDistributionEstimator().fit(target)
-    g = censoring.predict_proba(np.unique(target["time"]))
+    censoring = censoring_of(y)
+    times = censoring.unique_time_
+    g = censoring.predict_proba(times[np.isfinite(times)])  # its grid starts at -inf
     return float(1.0 / g[g > 0].min())
 
 

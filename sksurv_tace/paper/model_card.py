@@ -19,13 +19,12 @@ same bytes from a copy of that file alone.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 from sksurv_tace.paper.formatting import METRIC_DIGITS, format_ci, format_p
 from sksurv_tace.paper.presets import IMAGE_MODELS, REFERENCE
-from sksurv_tace.paper.report import FOLLOW_UP
+from sksurv_tace.paper.report import FOLLOW_UP, read_results
 
 __all__ = ["TRIPOD_AI_ITEMS", "model_card", "tripod_checklist", "write_model_card", "write_tripod_checklist"]
 
@@ -62,16 +61,6 @@ TRIPOD_AI_ITEMS = (
     (26, "Discussion", "Limitations"),
     (27, "Discussion", "Usability of the model in the context of current care"),
 )
-
-
-def _load(out) -> dict:
-    source = Path(out) / "results.json"
-    if not source.is_file():
-        raise FileNotFoundError(f"{source} does not exist: the model card needs the output folder of a run")
-    results = json.loads(source.read_text(encoding="utf-8"))
-    if "tables" not in results:
-        raise ValueError(f"{source} has no 'tables': not a results.json of reproduce")
-    return results
 
 
 def _rows(results: dict, table: str) -> list[dict]:
@@ -422,7 +411,7 @@ def write_model_card(out) -> Path:
     'model_card.md'
     """
     path = Path(out) / "model_card.md"
-    path.write_text(model_card(_load(out)) + "\n", encoding="utf-8")
+    path.write_text(model_card(read_results(out, "the model card")) + "\n", encoding="utf-8")
     return path
 
 
@@ -449,5 +438,5 @@ def write_tripod_checklist(out) -> Path:
     28
     """
     path = Path(out) / "tripod_ai.md"
-    path.write_text(tripod_checklist(_load(out)), encoding="utf-8")
+    path.write_text(tripod_checklist(read_results(out, "the TRIPOD+AI checklist")), encoding="utf-8")
     return path

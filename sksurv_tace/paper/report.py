@@ -18,6 +18,7 @@ __all__ = [
     "markdown_table",
     "write_report",
     "report_from_results",
+    "read_results",
 ]
 
 
@@ -386,6 +387,44 @@ def _table_from_records(records: list) -> pd.DataFrame:
     return table.where(table.notna(), np.nan).infer_objects()
 
 
+def read_results(out, reader: str, *, keys=("tables",)) -> dict:
+    """``out/results.json`` of a run, checked to hold ``keys``: what the report and model card are rebuilt from.
+
+    Parameters
+    ----------
+    out : path-like
+        The output folder of a :func:`~sksurv_tace.paper.reproduce` run.
+    reader : str
+        Who needs the file, for the error messages.
+    keys : sequence of str, default=("tables",)
+        Keys the file must hold.
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> from pathlib import Path
+    >>> out = Path(tempfile.mkdtemp())
+    >>> _ = (out / "results.json").write_text(json.dumps({"tables": {}}), encoding="utf-8")
+    >>> read_results(out, "this example")
+    {'tables': {}}
+    """
+    import json
+    from pathlib import Path
+
+    source = Path(out) / "results.json"
+    if not source.is_file():
+        raise FileNotFoundError(f"{source} does not exist: {reader} needs the output folder of a run")
+    results = json.loads(source.read_text(encoding="utf-8"))
+    missing = [key for key in keys if key not in results]
+    if missing:
+        raise ValueError(f"{source} has no {' or '.join(repr(k) for k in missing)}: not a results.json of reproduce")
+    return results
+
+
 def report_from_results(out) -> tuple:
     """Rewrite ``report.md`` and ``report.html`` of a :func:`~sksurv_tace.paper.reproduce` run from ``results.json``.
 
@@ -422,15 +461,7 @@ def report_from_results(out) -> tuple:
     from pathlib import Path
 
     out = Path(out)
-    source = out / "results.json"
-    if not source.is_file():
-        raise FileNotFoundError(f"{source} does not exist: report_from_results needs the output folder of a run")
-    import json
-
-    results = json.loads(source.read_text(encoding="utf-8"))
-    missing = [key for key in ("tables", "figures") if key not in results]
-    if missing:
-        raise ValueError(f"{source} has no {' or '.join(repr(k) for k in missing)}: not a results.json of reproduce")
+    results = read_results(out, "report_from_results", keys=("tables", "figures"))
     tables = {name: _table_from_records(records) for name, records in results["tables"].items()}
     figures = {name: [out / path for path in paths] for name, paths in results["figures"].items()}
     return write_report(out, tables, figures, results)
