@@ -29,6 +29,7 @@ _LAZY = {
     "load_manifest": "sksurv_tace.datasets",
     "write_manifest": "sksurv_tace.datasets",
     "load_hcc_tace_seg": "sksurv_tace.datasets",
+    "build_tcia_manifest": "sksurv_tace.datasets",
     "make_survival_scorer": "sksurv_tace.metrics",
     "make_survival_scorers": "sksurv_tace.metrics",
     "paper_models": "sksurv_tace.paper",

@@ -287,6 +287,22 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _manifest(args: argparse.Namespace) -> int:
+    from sksurv_tace.datasets.tcia import build_tcia_manifest, skipped_log_path
+
+    out = _new_output(args)
+    segment = int(args.segment) if args.segment.isdigit() else args.segment
+    table, skipped = build_tcia_manifest(args.tcia, args.clinical, out, segment=segment, endpoint=args.endpoint,
+                                         overwrite=args.overwrite, progress=not args.quiet)  # fmt: skip
+    print(f"{len(table)} patients written to {out}; {len(skipped)} skipped, with the reasons in "
+          f"{skipped_log_path(out)}")  # fmt: skip
+    for patient, reason in skipped.head(10).itertuples(index=False):
+        print(f"  {patient}: {reason}")
+    if len(skipped) > 10:
+        print(f"  ... and {len(skipped) - 10} more")
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     from sksurv_tace.paper.report import report_from_results
 
@@ -296,7 +312,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``sksurv-tace`` argument parser (cohort, reproduce, report, fit, predict, evaluate, validate)."""
+    """The ``sksurv-tace`` argument parser (cohort, reproduce, manifest, report, fit, predict, evaluate, validate)."""
     from sksurv_tace._version import __version__
 
     parser = argparse.ArgumentParser(
@@ -345,6 +361,23 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--impute", choices=["median", "most_frequent"], default=None,
                      help="fill missing clinical values from the training cohort (default: refuse them)")  # fmt: skip
     rep.set_defaults(func=_reproduce)
+
+    tcia = sub.add_parser(
+        "manifest",
+        help="write a manifest from a TCIA download (CT series + DICOM SEG per patient) and a clinical table",
+        description="Walk a TCIA download (e.g. HCC-TACE-Seg from the NBIA Data Retriever), find each patient's "
+        "DICOM SEG and the pre-treatment CT series it references, join the clinical table and write the manifest "
+        "(ct, mask, segment columns) and <manifest>_skipped.csv with every patient left out and why.",
+    )
+    tcia.add_argument("--tcia", required=True, metavar="DOWNLOAD_DIR", help="the downloaded collection's folder")
+    tcia.add_argument("--clinical", required=True, metavar="TABLE",
+                      help="the HCC-TACE-Seg clinical table (CSV/XLSX), or patient_id, time (days), event")  # fmt: skip
+    tcia.add_argument("--out", required=True, help="manifest CSV to write")
+    tcia.add_argument("--segment", default="Mass", help="the tumour's SEG segment, label or number (default: Mass)")
+    tcia.add_argument("--endpoint", choices=["os", "ttp"], default="os",
+                      help="HCC-TACE-Seg table: overall survival or time to progression (default: os)")  # fmt: skip
+    tcia.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    tcia.set_defaults(func=_manifest)
 
     report = sub.add_parser(
         "report",
@@ -405,7 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument(
             "--verbose", action="store_true", help="show other libraries' warnings and an unexpected error's traceback"
         )
-    for command in (cohort, rep, fit):
+    for command in (cohort, rep, fit, tcia):
         command.add_argument("--quiet", action="store_true", help="no progress bars, epoch tables or step lines")
     return parser
 

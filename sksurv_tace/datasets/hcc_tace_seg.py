@@ -22,14 +22,17 @@ _HCC_PAPER_FACTORS = [
 ]  # fmt: skip
 
 
-def load_hcc_tace_seg(*, paper_factors: bool = False):
+def load_hcc_tace_seg(*, paper_factors: bool = False, endpoint: str = "os"):
     """Load the real HCC-TACE-Seg clinical table: 105 HCC patients treated with TACE (clinical data only).
 
     The Cancer Imaging Archive collection HCC-TACE-Seg (doi:10.7937/TCIA.5FNA-0924; Moawad
     et al., *Sci Data* 2023, doi:10.1038/s41597-023-01928-3), CC BY 4.0: cite both when
     you use it. Overall survival is recorded in weeks there and converted to days here
-    (× 7, rounded to 0.001 day); 93 of the 105 patients died. The CT volumes are not bundled, so this cohort
-    exercises the clinical models and the metrics on real TACE data.
+    (× 7, rounded to 0.001 day); 93 of the 105 patients died. Time to progression (``endpoint="ttp"``,
+    also in weeks there) has 45 progressions; the other 60 patients are censored at their last
+    progression-free assessment (death without progression included). The CT volumes are not bundled
+    (:func:`~sksurv_tace.datasets.build_tcia_manifest` joins a TCIA download to this table), so this
+    cohort exercises the clinical models and the metrics on real TACE data.
 
     Columns of ``X`` (text factors as pandas ``category``):
 
@@ -68,12 +71,15 @@ def load_hcc_tace_seg(*, paper_factors: bool = False):
         Child–Pugh ``B-C`` (18 + 1), BCLC ``C-D`` (66 + 3), response ``SD-PD`` (32 + 4).
         Tumour size (52 missing) and the overlapping staging systems (CLIP, Okuda, TNM) are
         left out: with all of them a multivariable Cox model of 105 patients does not converge.
+    endpoint : {"os", "ttp"}, default="os"
+        ``"os"``: overall survival (event ``Death_1_StillAliveorLostToFU_0``, time ``OS``);
+        ``"ttp"``: time to progression (event ``Censored_0_progressed_1``, time ``TTP``).
 
     Returns
     -------
     X : DataFrame of shape (105, 23), or (105, 14) with ``paper_factors``
     y : structured array
-        ``event`` (death) and ``time`` (overall survival in days).
+        ``event`` (death, or progression with ``endpoint="ttp"``) and ``time`` in days.
 
     Examples
     --------
@@ -82,10 +88,28 @@ def load_hcc_tace_seg(*, paper_factors: bool = False):
     ((105, 23), 93)
     >>> load_hcc_tace_seg(paper_factors=True)[0]["bclc"].value_counts().to_dict()
     {'C-D': 69, 'B': 24, 'A': 12}
+    >>> _, y_ttp = load_hcc_tace_seg(endpoint="ttp")
+    >>> int(y_ttp["event"].sum()), float(np.median(y_ttp["time"]))
+    (45, 145.0)
     """
     from importlib.resources import files
 
     raw = pd.read_csv(files("sksurv_tace") / "data" / "hcc_tace_seg_clinical.csv", encoding="utf-8-sig")
+    return _hcc_tace_seg_table(raw, paper_factors=paper_factors, endpoint=endpoint)
+
+
+#: The endpoints of the HCC-TACE-Seg table: (time column in weeks, event column).
+_ENDPOINTS = {"os": ("OS", "Death_1_StillAliveorLostToFU_0"), "ttp": ("TTP", "Censored_0_progressed_1")}
+
+
+def _hcc_tace_seg_table(raw: pd.DataFrame, *, paper_factors: bool = False, endpoint: str = "os"):
+    """``(X, y)`` of the table as TCIA distributes it (``raw``: its 57 columns, ``TCIA_ID`` first)."""
+    if endpoint not in _ENDPOINTS:
+        raise ValueError(f"endpoint must be 'os' (overall survival) or 'ttp' (time to progression); got {endpoint!r}")
+    needed = ["TCIA_ID", *_ENDPOINTS[endpoint], "1_mRECIST", "2_mRECIST", "3_mRECIST"]
+    missing = [c for c in needed if c not in raw]
+    if missing:
+        raise ValueError(f"the HCC-TACE-Seg clinical table lacks the column(s) {missing}")
     readers = raw[["1_mRECIST", "2_mRECIST", "3_mRECIST"]]
     majority = readers.mode(axis=1)
     response = np.where(majority.notna().sum(axis=1) == 1, majority[0], raw["1_mRECIST"])
@@ -130,6 +154,12 @@ def load_hcc_tace_seg(*, paper_factors: bool = False):
             values = X[column].astype(object).replace(mapping)
             levels = list(dict.fromkeys(mapping.get(c, c) for c in X[column].cat.categories))
             X[column] = pd.Categorical(values, categories=[c for c in levels if (values == c).any()])
-    days = np.round(raw["OS"].to_numpy(float) * TIME_UNITS["weeks"], 3)
-    y = Surv.from_arrays(raw["Death_1_StillAliveorLostToFU_0"].astype(bool), days)
+    time_column, event_column = _ENDPOINTS[endpoint]
+    days = np.round(pd.to_numeric(raw[time_column], errors="coerce").to_numpy(float) * TIME_UNITS["weeks"], 3)
+    event = pd.to_numeric(raw[event_column], errors="coerce").to_numpy(float)
+    bad = np.isnan(days) | (days < 0) | ~np.isin(event, (0.0, 1.0))
+    if bad.any():
+        ids = raw["TCIA_ID"].astype(str)[bad].tolist()
+        raise ValueError(f"HCC-TACE-Seg table: {time_column!r}/{event_column!r} missing or invalid for {ids[:10]}")
+    y = Surv.from_arrays(event.astype(bool), days)
     return X, y
