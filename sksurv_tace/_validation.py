@@ -65,7 +65,6 @@ def check_survival_target(
     n_samples: int | None = None,
     labels: list[str] | None = None,
     require_event: bool = True,
-    allow_zero_time: bool = False,
     name: str = "y",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Validate a survival target and return ``(event, time)``.
@@ -81,8 +80,6 @@ def check_survival_target(
         Names of the rows for error messages (see :func:`row_labels`).
     require_event : bool, default=True
         Raise when no row has an event (nothing to learn or evaluate).
-    allow_zero_time : bool, default=False
-        Accept survival times equal to zero.
     name : str, default="y"
         Name of the argument in error messages.
 
@@ -94,7 +91,7 @@ def check_survival_target(
     Raises
     ------
     ValueError
-        Naming the rows whose time is missing, negative or zero, whose event is not
+        Naming the rows whose time is missing or negative (zero is a valid time), whose event is not
         0/1, a length mismatch, or a target without events.
 
     Examples
@@ -135,10 +132,12 @@ def check_survival_target(
     bad = ~np.isfinite(time)
     if bad.any():
         raise ValueError(f"{name}: survival time is missing or not finite at {describe_rows(labels, bad)}")
-    bad = time < 0 if allow_zero_time else time <= 0
+    bad = time < 0
     if bad.any():
-        what = "negative" if allow_zero_time else "zero or negative"
-        raise ValueError(f"{name}: survival time is {what} at {describe_rows(labels, bad)}; times must be positive")
+        raise ValueError(
+            f"{name}: survival time is negative at {describe_rows(labels, bad)}; times count from the start of "
+            "follow-up and must be zero or positive"
+        )
     if require_event and not event.any():
         raise ValueError(f"{name}: all {len(y)} patients are censored (no event); at least one death is needed")
     return event, time

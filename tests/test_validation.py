@@ -26,8 +26,8 @@ def test_valid_target_passes_through():
     ("y", "message"),
     [
         (_y([1, 0, 1], [1.0, np.nan, 2.0]), r"missing or not finite at row 1"),
-        (_y([1, 0, 1], [1.0, -2.0, 2.0]), r"zero or negative at row 1"),
-        (_y([1, 0, 1], [0.0, 2.0, 2.0]), r"zero or negative at row 0"),
+        (_y([1, 0, 1], [1.0, -2.0, 2.0]), r"negative at row 1; times count from the start of follow-up"),
+        (_y([1, 0, 1], [0.0, -1e-9, 2.0]), r"negative at row 1;"),
         (_y([1, 0.5, 1], [1.0, 2.0, 2.0]), r"0/1 or bool; invalid value\(s\) \[0.5\] at row 1"),
         (_y([0, 0, 0], [1.0, 2.0, 2.0]), r"all 3 patients are censored"),
         (np.array([1.0, 2.0]), r"structured array"),
@@ -47,9 +47,11 @@ def test_length_mismatch_and_labels():
     assert row_labels(pd.DataFrame({"a": [1]}, index=["x"])) == ["row 'x'"]
 
 
-def test_zero_time_allowed_when_asked():
-    _, time = check_survival_target(_y([1, 0], [0.0, 2.0]), allow_zero_time=True)
-    assert time[0] == 0.0
+def test_zero_time_accepted():
+    # scikit-survival, lifelines and R's survival accept a death or censoring at time 0 (flchain has three)
+    event, time = check_survival_target(_y([1, 0], [0.0, 0.0]))
+    assert time.tolist() == [0.0, 0.0]
+    assert event.tolist() == [True, False]
 
 
 def test_missing_columns():
