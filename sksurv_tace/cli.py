@@ -82,10 +82,11 @@ def _reproduce(args: argparse.Namespace) -> int:
 
     resolve_device(args.device)  # before the cohort is written or read
     out = Path(args.out)
-    truth = None
+    truth, excluded = None, None
     if args.manifest:
         X, y = _load_cohort(args)
         name = Path(args.manifest).name
+        excluded = _skip_log(args.manifest, quiet=args.quiet)
     else:
         if not args.quiet:
             print(f"Writing the built-in synthetic cohort ({args.n_patients} patients, seed {args.seed}) to "
@@ -100,7 +101,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     result = reproduce(
         X, y, out=out, quick=args.quick, device=args.device, repeats=args.repeats, random_state=args.seed,
         truth=truth, n_bootstrap=args.n_bootstrap, n_jobs=args.n_jobs, impute=args.impute, cohort_name=name,
-        progress=not args.quiet, log=_silent if args.quiet else print,
+        excluded=excluded, progress=not args.quiet, log=_silent if args.quiet else print,
     )  # fmt: skip
     comparison = result.tables["comparison"]
     print("\nValidation cohort, ours next to the paper:")
@@ -110,6 +111,23 @@ def _reproduce(args: argparse.Namespace) -> int:
         print(f"\nNot run: {', '.join(result.skipped)} ({'; '.join(reasons)}); only {', '.join(result.models)} ran.")
     print(f"\nReport: {out / 'report.html'} (also report.md, tables as CSV, figures/, results.json, models/)")
     return 0
+
+
+def _skip_log(manifest, *, quiet: bool) -> dict | None:
+    """The patients ``sksurv-tace manifest`` left out (its ``<manifest>_skipped.csv``), for the report; or None."""
+    import pandas as pd
+
+    from sksurv_tace.datasets.tcia import skipped_log_path
+
+    log = skipped_log_path(manifest)
+    if not log.is_file():
+        return None
+    table = pd.read_csv(log, dtype=str, keep_default_na=False)
+    if list(table.columns) != ["patient_id", "reason"]:
+        raise ValueError(f"{log} is not a skip log of 'sksurv-tace manifest' (columns patient_id, reason)")
+    if not quiet:
+        print(f"{len(table)} patient(s) left out by 'sksurv-tace manifest' ({log}) are listed in the report")
+    return dict(zip(table["patient_id"], table["reason"], strict=True))
 
 
 def _silent(line: str) -> None:

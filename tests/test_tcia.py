@@ -172,3 +172,25 @@ def test_time_to_progression_from_the_real_table():
     assert (y["time"] <= y_os["time"] + 1e-9).all()  # progression is never after the end of follow-up
     with pytest.raises(ValueError, match="endpoint must be 'os'"):
         load_hcc_tace_seg(endpoint="pfs")
+
+
+def test_reproduce_lists_the_patients_of_the_skip_log_next_to_the_manifest(tmp_path, capsys):
+    import json
+
+    from sksurv_tace.datasets import make_tace_cohort
+
+    make_tace_cohort(60, path=tmp_path / "c", with_images=False, random_state=0)
+    log = pd.DataFrame({"patient_id": ["X_1", "X_2"], "reason": ["no DICOM SEG (segmentation) in the download",
+                                                                 "no row in the clinical table"]})  # fmt: skip
+    log.to_csv(tmp_path / "c" / "manifest_skipped.csv", index=False)
+    out = tmp_path / "o"
+    assert main(["reproduce", "--manifest", str(tmp_path / "c" / "manifest.csv"), "--out", str(out),
+                 "--n-bootstrap", "20"]) == 0  # fmt: skip
+    assert "2 patient(s) left out by 'sksurv-tace manifest'" in capsys.readouterr().out
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert results["excluded_patients"] == dict(zip(log["patient_id"], log["reason"], strict=True))
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "**Patients left out of the cohort (2):**" in report and "- X_2: no row in the clinical table" in report
+    (tmp_path / "c" / "manifest_skipped.csv").write_text("id,why\nX_1,?\n")
+    assert main(["reproduce", "--manifest", str(tmp_path / "c" / "manifest.csv"), "--out", str(out)]) == 2
+    assert "is not a skip log" in capsys.readouterr().err

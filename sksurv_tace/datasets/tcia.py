@@ -18,10 +18,6 @@ import pandas as pd
 
 __all__ = ["build_tcia_manifest"]
 
-_TAGS = ["PatientID", "StudyInstanceUID", "StudyDate", "SeriesInstanceUID", "SOPInstanceUID", "Modality",
-         "SeriesDescription", "SeriesNumber"]  # fmt: skip
-
-
 @dataclass
 class _Series:
     """One DICOM series of the download, as its headers describe it."""

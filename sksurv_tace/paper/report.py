@@ -317,7 +317,7 @@ def write_report(out, tables: dict, figures: dict, results: dict) -> tuple:
     figures : dict of str to list of Path
         Saved figure files (a PNG is embedded in the HTML).
     results : dict
-        Run metadata (cohort, sizes, seconds, skipped models).
+        Run metadata (cohort, sizes, seconds, skipped models, patients left out of the cohort).
 
     Returns
     -------
@@ -349,6 +349,13 @@ def write_report(out, tables: dict, figures: dict, results: dict) -> tuple:
         md += ["**Models skipped:**", ""] + [f"- {k}: {v}" for k, v in skipped.items()] + [""]
         body.append("<p><b>Models skipped:</b></p><ul>")
         body += [f"<li>{html.escape(k)}: {html.escape(v)}</li>" for k, v in skipped.items()]
+        body.append("</ul>")
+    excluded = results.get("excluded_patients") or {}
+    if excluded:  # left out before the run (e.g. by the TCIA manifest builder)
+        md += [f"**Patients left out of the cohort ({len(excluded)}):**", ""]
+        md += [f"- {k}: {v}" for k, v in excluded.items()] + [""]
+        body.append(f"<p><b>Patients left out of the cohort ({len(excluded)}):</b></p><ul>")
+        body += [f"<li>{html.escape(k)}: {html.escape(v)}</li>" for k, v in excluded.items()]
         body.append("</ul>")
     for key, heading, display in _SECTIONS:
         if key not in tables or len(tables[key]) == 0:

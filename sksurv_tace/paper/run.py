@@ -79,6 +79,7 @@ def reproduce(
     impute=None,
     models: Mapping | None = None,
     cohort_name: str = "cohort",
+    excluded: Mapping[str, str] | None = None,
     log: Callable[[str], None] = print,
     progress: bool = True,
 ) -> ReproduceResult:
@@ -119,6 +120,10 @@ def reproduce(
         Override :func:`paper_models` (names as in :data:`MODEL_NAMES`).
     cohort_name : str, default="cohort"
         Shown in the report's title.
+    excluded : mapping of str to str, optional
+        Patients left out of the cohort before this run, with the reason (e.g. the skip log of
+        :func:`~sksurv_tace.datasets.build_tcia_manifest`): listed in the report and in
+        ``results.json`` (``excluded_patients``).
     log : callable, default=print
         Receives one line per step (progress).
     progress : bool, default=True
@@ -196,6 +201,7 @@ def reproduce(
     settings = dict(cohort=cohort_name, horizon_days=horizon, quick=quick, device=device, random_state=random_state,
                     n_bootstrap=n_bootstrap)  # fmt: skip
     results = _results(run, X, figures, out, skipped=skipped, **settings)
+    results["excluded_patients"] = {str(k): str(v) for k, v in (excluded or {}).items()}
     results["stage_seconds"] = stages.split_protocol(sum(run.fit_seconds.values()))
     results["seconds"] = time.perf_counter() - started
     _write(out, run, figures, results)
