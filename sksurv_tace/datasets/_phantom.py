@@ -1,9 +1,33 @@
 """Synthetic abdominal CT volumes in Hounsfield units with liver tumours and a tumour mask.
 
-The tumour's appearance carries a latent phenotype ``z`` (standard normal): higher
-``z`` gives a more heterogeneous texture, a larger necrotic core and a more
-irregular, infiltrative margin. The viable tumour's mean attenuation is drawn
-independently of ``z``, so the phenotype is not readable from mean intensity alone.
+The tumour's appearance carries a latent phenotype ``z`` (standard normal) in one of the
+families of :data:`PHENOTYPE_FAMILIES` (``p = Φ(z)`` below; every number here was fixed before
+any model was run on the family, see :func:`~sksurv_tace.datasets.make_tace_cohort`):
+
+* ``"texture"`` (the original generator): higher ``z`` gives a more heterogeneous texture (HU
+  SD inside the tumour ``6 + 34 p``), a larger necrotic core and a more irregular margin. The
+  viable tumour's mean attenuation is independent of ``z``.
+* ``"spatial"``: the tumour's HU values are one multiset drawn independently of ``z`` (necrosis
+  N(15, 6), viable N(50, 8) and arterially enhancing N(100, 12) HU, shares U(0.10, 0.35) and
+  U(0.25, 0.45) of necrosis and enhancement); ``z`` only decides *where* each value goes
+  (:func:`_arrange_spatially`): voxels are ranked by a placement score ``2 p·radial + 1.5
+  p·mosaic + 1·diffuse`` (each term standardised inside the mask) and the sorted values are laid
+  on that ranking. ``radial``: distance from a necrosis centre set off from the lesion's centre
+  by ``0.6 (1 - p)`` of its radius (high ``z``: central necrosis with rim enhancement; low
+  ``z``: eccentric necrosis); ``mosaic``: six Voronoi compartments with random levels;
+  ``diffuse``: a smooth random field (σ 3 mm, diffuse patchy enhancement). Scanner noise is
+  i.i.d., so every first-order statistic inside the mask is independent of ``z`` by construction.
+* ``"peritumoral"``: the tumour inside the mask is drawn as in ``"texture"`` but from a nuisance
+  phenotype independent of ``z``; ``z`` acts only outside the mask, in the liver
+  (:func:`_peritumoral_signal`): an enhancing capsule (90 HU, within 2 mm) with gaps over a
+  share ``0.1 + 0.6 p`` of it; an infiltrative margin (tumour-like 45 HU fingers reaching
+  ``(1 + 8 p)·max(0, h)`` mm, ``h`` a random angular field in [-1, 1]); a peritumoural
+  arterial-enhancement wedge (+30 HU fading to 0 at ``5 + 15 p`` mm, half-angle ``20 + 50 p``
+  degrees); Poisson(``4 p``) unsegmented satellite nodules (radius 1.5–3 mm, 45 HU, 4–15 mm
+  from the margin).
+* ``"mixed"``: ``"spatial"`` inside the mask driven by one latent and ``"peritumoral"``
+  outside driven by a second, independent one.
+* ``"none"``: rendered as ``"texture"``; the cohort gives the latent no effect on survival.
 """
 
 from __future__ import annotations
@@ -13,6 +37,15 @@ from scipy import ndimage
 from scipy.special import ndtr
 
 AIR, FAT, SOFT_TISSUE, LIVER, VESSEL, BONE, NECROSIS = -1000.0, -100.0, 40.0, 60.0, 160.0, 450.0, 10.0
+
+#: The image phenotype families of :func:`render_ct` and :func:`~sksurv_tace.datasets.make_tace_cohort`.
+PHENOTYPE_FAMILIES = ("texture", "spatial", "peritumoral", "mixed", "none")
+
+# "spatial": (mean HU, SD HU) of the value classes, darkest first; shares of necrosis and enhancement
+_SPATIAL_CLASSES = ((15.0, 6.0), (50.0, 8.0), (100.0, 12.0))
+_SPATIAL_SHARES = ((0.10, 0.35), (0.25, 0.45))
+_SPATIAL_WEIGHTS = {"radial": 2.0, "mosaic": 1.5, "diffuse": 1.0}
+_TUMOUR_LIKE, _CAPSULE = 45.0, 90.0
 
 
 def _ellipse(yy, xx, cy, cx, ry, rx):
@@ -36,6 +69,9 @@ def render_ct(
     spacing: tuple[float, float, float],
     tumor_diameters_mm: list[float],
     phenotype: float,
+    family: str = "texture",
+    nuisance: float = 0.0,
+    second_phenotype: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Render one CT volume and its tumour mask.
 
@@ -45,7 +81,11 @@ def render_ct(
     shape : (n_slices, n_rows, n_cols)
     spacing : (slice, row, column) spacing in mm
     tumor_diameters_mm : diameters of the tumours, the first the largest
-    phenotype : latent tumour phenotype ``z``
+    phenotype : latent tumour phenotype ``z`` (``"mixed"``: the spatial one)
+    family : one of :data:`PHENOTYPE_FAMILIES`; ``"texture"`` and ``"none"`` draw the same volume
+    nuisance : latent drawing the tumour's texture, necrosis and margin in ``"spatial"``,
+        ``"peritumoral"`` and ``"mixed"`` (independent of ``z``)
+    second_phenotype : ``"mixed"``: the peritumoural latent
 
     Returns
     -------
@@ -77,7 +117,8 @@ def render_ct(
     ct = np.broadcast_to(plane, shape).copy()
     body3d = np.broadcast_to(body, shape)
 
-    traits = phantom_phenotype(phenotype)
+    traits = phantom_phenotype(phenotype if family in ("texture", "none") else nuisance)
+    lesions = []  # (centre, radii) in mm of each tumour, for the spatial and peritumoural families
     mask = np.zeros(shape, dtype=bool)
     radius_limit = 0.9 * min(liver_r)
     for k, diameter in enumerate(tumor_diameters_mm):
@@ -110,6 +151,7 @@ def render_ct(
         region[tumour] = rng.normal(42.0, 6.0)  # viable tumour: mean attenuation independent of the phenotype
         region[necrosis] = NECROSIS + rng.normal(0, 3.0)
         mask[box] |= tumour
+        lesions.append(((cz, cy, cx), (rz, radius, radius)))
 
     # heterogeneous tumour texture: smoothed noise whose amplitude follows the phenotype
     if mask.any():
@@ -118,7 +160,95 @@ def render_ct(
         inside = mask[box]
         texture *= traits["texture_sd"] / max(float(texture[inside].std()), 1e-6)
         ct[box][inside] += texture[inside]
+    axes = (z_mm, y_mm, x_mm)
+    if family in ("spatial", "mixed") and mask.any():
+        _arrange_spatially(rng, ct, mask, phenotype, axes, lesions)
+    if family in ("peritumoral", "mixed") and mask.any():
+        z_peri = second_phenotype if family == "mixed" else phenotype
+        # its own generator: how many draws it takes depends on z, and the scanner noise must not
+        signal_rng = np.random.default_rng(rng.integers(0, 2**63 - 1))
+        _peritumoral_signal(signal_rng, ct, mask, np.broadcast_to(liver, shape), z_peri, axes, spacing, lesions[0])
     ct += rng.normal(0.0, 8.0, size=shape).astype(np.float32)  # scanner noise
     outside = ~body3d
     ct[outside] = AIR + rng.normal(0.0, 3.0, size=int(outside.sum())).astype(np.float32)
     return np.clip(np.rint(ct), -1024, 3071).astype(np.int16), mask.astype(np.uint8)
+
+
+def _standardised(values: np.ndarray) -> np.ndarray:
+    sd = float(values.std())
+    return (values - values.mean()) / sd if sd > 0 else np.zeros_like(values)
+
+
+def _box_coordinates(axes, box) -> list[np.ndarray]:
+    return np.meshgrid(*(axis[b] for axis, b in zip(axes, box, strict=True)), indexing="ij")
+
+
+def _arrange_spatially(rng, ct, mask, z, axes, lesions) -> None:
+    """``"spatial"``: lay one ``z``-independent multiset of HU values on the mask, placed by ``z`` (in place)."""
+    p = float(ndtr(z))
+    box = ndimage.find_objects(mask.astype(np.uint8))[0]
+    inside = mask[box]
+    n = int(inside.sum())
+    points = np.stack([c[inside] for c in _box_coordinates(axes, box)], axis=1)  # (n, 3) in mm
+    radial = np.full(n, np.inf)
+    for centre, radii in lesions:  # distance from each lesion's necrosis centre, in its radii; nearest lesion
+        direction = rng.standard_normal(3)
+        direction /= max(float(np.linalg.norm(direction)), 1e-12)
+        offset = 0.6 * (1.0 - p) * direction * np.asarray(radii)
+        radial = np.minimum(radial, np.sqrt((((points - np.asarray(centre) - offset) / radii) ** 2).sum(axis=1)))
+    seeds = points[rng.choice(n, size=min(6, n), replace=False)]
+    compartment = ((points[:, None, :] - seeds[None]) ** 2).sum(axis=2).argmin(axis=1)
+    mosaic = rng.standard_normal(len(seeds))[compartment]
+    spacing = np.array([abs(float(a[1] - a[0])) if len(a) > 1 else 1.0 for a in axes])
+    diffuse = ndimage.gaussian_filter(rng.standard_normal(inside.shape), sigma=3.0 / spacing)[inside]
+    w = _SPATIAL_WEIGHTS
+    score = w["radial"] * p * _standardised(radial) + w["mosaic"] * p * _standardised(mosaic)
+    score = score + w["diffuse"] * _standardised(diffuse)
+    shares = [rng.uniform(*bounds) for bounds in _SPATIAL_SHARES]
+    counts = [int(round(shares[0] * n)), 0, int(round(shares[1] * n))]
+    counts[1] = n - counts[0] - counts[2]
+    values = np.concatenate([rng.normal(m, s, size=k) for (m, s), k in zip(_SPATIAL_CLASSES, counts, strict=True)])
+    arranged = np.empty(n, dtype=np.float32)
+    arranged[np.argsort(score, kind="stable")] = values  # darkest class on the lowest scores
+    ct[box][inside] = arranged
+
+
+def _peritumoral_signal(rng, ct, mask, liver, z, axes, spacing, lesion) -> None:
+    """``"peritumoral"``: capsule gaps, infiltrative margin, enhancement wedge and satellites outside the mask."""
+    p = float(ndtr(z))
+    centre, radii = lesion
+    box = tuple(
+        slice(int(np.searchsorted(axis, c - 1.5 * r - 20.0)), int(np.searchsorted(axis, c + 1.5 * r + 20.0, "right")))
+        for axis, c, r in zip(axes, centre, radii, strict=True)
+    )
+    region, tumour = ct[box], mask[box]
+    outside = ~tumour & liver[box]
+    if not outside.any() or not tumour.any():
+        return
+    dist = ndimage.distance_transform_edt(~tumour, sampling=spacing)  # mm to the nearest tumour voxel
+    bz, by, bx = (c - centre[k] for k, c in enumerate(_box_coordinates(axes, box)))
+    theta, phi = np.arctan2(by, bx), np.arctan2(bz, np.hypot(by, bx))
+
+    def angular(orders):
+        field = sum(np.cos(k * theta + rng.uniform(0, 2 * np.pi)) * np.cos(2 * phi + rng.uniform(0, 2 * np.pi))
+                    for k in orders)  # fmt: skip
+        return field / len(orders)
+
+    capsule = outside & (dist > 0) & (dist <= 1.5 * min(spacing))
+    gaps = angular((2, 3, 5))
+    if capsule.any():
+        kept = capsule & (gaps > np.quantile(gaps[capsule], 0.1 + 0.6 * p))
+        region[kept] = _CAPSULE
+    fingers = angular((7, 11))
+    region[outside & (dist > 0) & (dist <= (1.0 + 8.0 * p) * np.maximum(fingers, 0.0))] = _TUMOUR_LIKE
+    reach, half_angle = 5.0 + 15.0 * p, np.deg2rad(20.0 + 50.0 * p)
+    off_axis = np.abs(np.angle(np.exp(1j * (theta - rng.uniform(0, 2 * np.pi)))))
+    wedge = outside & (dist > 0) & (dist <= reach) & (off_axis <= half_angle)
+    region[wedge] += 30.0 * (1.0 - dist[wedge] / reach)
+    candidates = np.flatnonzero(outside & (dist >= 4.0) & (dist <= 15.0))
+    coordinates = (bz, by, bx)
+    for _ in range(rng.poisson(4.0 * p) if candidates.size else 0):
+        at = np.unravel_index(candidates[rng.integers(candidates.size)], tumour.shape)
+        radius = rng.uniform(1.5, 3.0)
+        near = sum((c - c[at]) ** 2 for c in coordinates) <= radius**2
+        region[near & outside] = _TUMOUR_LIKE + rng.normal(0.0, 5.0)

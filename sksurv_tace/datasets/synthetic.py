@@ -17,6 +17,7 @@ from sklearn.utils import check_random_state
 from sksurv.util import Surv
 
 from sksurv_tace._validation import check_clinical_columns
+from sksurv_tace.datasets._phantom import PHENOTYPE_FAMILIES
 from sksurv_tace.datasets._schema import CLINICAL_COLUMNS
 from sksurv_tace.datasets.manifest import _tidy_dtypes, write_manifest
 
@@ -147,6 +148,27 @@ def _survival(rng, lp):
     return event, time
 
 
+def _check_real(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ValueError(f"{name} must be a real number; got {value!r}")
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite; got {value!r}")
+    return float(value)
+
+
+def _correlate_with_phenotype(rng, X, phenotype, rho):
+    """Redraw MVI and mRECIST response from a Gaussian copula with the phenotype (proportions kept)."""
+    from scipy.special import ndtr
+
+    n = len(X)
+    for column, levels, probs in (
+        ("mvi", ["No", "Yes"], [0.475, 0.525]),
+        ("response", ["CR", "PR", "SD", "PD"], [0.15, 0.40, 0.30, 0.15]),  # worst last: high z -> PD
+    ):
+        u = ndtr(rho * phenotype + np.sqrt(1.0 - rho**2) * rng.standard_normal(n))
+        X[column] = np.asarray(levels, dtype=object)[np.searchsorted(np.cumsum(probs)[:-1], u, side="right")]
+
+
 def _tumor_diameters(rng, size_mm, multiple):
     diameters = [float(size_mm)]
     n_extra = 2 if multiple else int(rng.uniform() < 0.5)
@@ -165,6 +187,9 @@ def make_tace_cohort(
     return_truth: bool = False,
     random_state=None,
     progress: bool = False,
+    phenotype: str = "texture",
+    phenotype_strength: float = 1.0,
+    clinical_correlation: float = 0.0,
 ):
     """Make the synthetic TACE cohort: clinical factors, CT volumes with tumour masks, and overall survival.
 
@@ -177,6 +202,37 @@ def make_tace_cohort(
     phenotype visible only in the CT (texture heterogeneity, necrotic core, irregular
     margin) with log HR :data:`IMAGE_LOG_HAZARD_RATIO` per SD. Patients are enrolled
     2012–2015 and censored at 2022-01-01 or when lost to follow-up (4% a year).
+
+    The image phenotype comes in families (``phenotype=``), pre-specified here before any
+    model was run on them and not tuned afterwards; ``p = Φ(z)`` for a latent ``z``:
+
+    * ``"texture"`` (default; the radiomics-favourable control, bit for bit the generator
+      of earlier versions): the HU SD inside the tumour is ``6 + 34 p``, the necrotic core's
+      relative radius ``0.65 Φ(1.5 (z − 0.3))`` and the margin's lobulation ``0.04 + 0.40 p``.
+    * ``"spatial"``: one multiset of tumour HU values drawn independently of ``z`` (necrosis
+      N(15, 6) HU on a share U(0.10, 0.35), arterially enhancing N(100, 12) HU on U(0.25, 0.45),
+      viable N(50, 8) HU on the rest) laid on the mask in the order of a placement score
+      ``2 p·radial + 1.5 p·mosaic + diffuse``: distance from a necrosis centre set off by
+      ``0.6 (1 − p)`` of the radius (central necrosis with rim enhancement at high ``z``,
+      eccentric necrosis at low ``z``), six Voronoi compartments (mosaic), a smooth random
+      field (σ 3 mm; diffuse enhancement). Only the placement depends on ``z``, so every
+      first-order statistic inside the mask is independent of ``z`` by construction; the
+      tumour's margin and size come from a nuisance latent independent of ``z``.
+    * ``"peritumoral"``: the tumour inside the mask is rendered as ``"texture"`` from a nuisance
+      latent independent of ``z``; ``z`` acts only in the liver outside the mask: an enhancing
+      capsule (90 HU, first voxel layer) with gaps over ``0.1 + 0.6 p`` of it, infiltrative
+      tumour-like (45 HU) fingers up to ``1 + 8 p`` mm, an arterial-enhancement wedge (+30 HU
+      fading over ``5 + 15 p`` mm, half-angle ``20 + 50 p`` degrees) and Poisson(``4 p``)
+      unsegmented satellite nodules (radius 1.5–3 mm, 4–15 mm from the margin).
+      ``RadiomicsExtractor(region="ring")`` sees this area.
+    * ``"mixed"``: ``"spatial"`` inside the mask and ``"peritumoral"`` outside, driven by two
+      independent latents ``z_s``, ``z_p``; ``phenotype = (z_s + z_p) / √2``, each with half the
+      image log hazard's variance.
+    * ``"none"``: the negative control: images as ``"texture"``, but the latent has no effect on
+      survival (``image_lp = 0``).
+
+    In every family the image log hazard is ``phenotype_strength ×`` :data:`IMAGE_LOG_HAZARD_RATIO`
+    ``× phenotype``, so the families share one image-part oracle in distribution.
 
     Parameters
     ----------
@@ -196,11 +252,23 @@ def make_tace_cohort(
         Allow writing into a non-empty ``path`` (only the manifest and ``images/`` are replaced).
     return_truth : bool, default=False
         Also return a DataFrame with the true log hazards: ``clinical_lp``, ``phenotype``
-        (latent, standard normal), ``image_lp`` and ``lp`` (their sum), indexed like ``X``.
+        (latent, standard normal), ``image_lp`` and ``lp`` (their sum), then per image trait
+        family ``f`` of the cohort ``phenotype_f`` (its latent) and ``lp_f`` (its log hazard;
+        they sum to ``image_lp``), indexed like ``X``. ``truth.attrs`` holds ``phenotype``,
+        ``phenotype_strength``, ``clinical_correlation`` and ``image_log_hazard_ratio``. Each
+        column is an oracle: Harrell's C of ``lp``, ``clinical_lp``, ``image_lp`` or ``lp_f``.
     random_state : int, RandomState instance or None
         Seed; the same seed gives the same cohort, byte for byte in the manifest.
     progress : bool, default=False
         Show a progress bar while writing images.
+    phenotype : {"texture", "spatial", "peritumoral", "mixed", "none"}, default="texture"
+        Image phenotype family (above).
+    phenotype_strength : float, default=1.0
+        Multiplies :data:`IMAGE_LOG_HAZARD_RATIO` (0: the image shows the latent, survival ignores it).
+    clinical_correlation : float in (-1, 1), default=0.0
+        Correlation of the latent phenotype with microvascular invasion and a worse mRECIST response
+        (a Gaussian copula keeping their proportions): images then also carry clinical risk, as in
+        real HCC. 0 draws them independently (bit for bit the default cohort).
 
     Returns
     -------
@@ -221,12 +289,27 @@ def make_tace_cohort(
     """
     if not isinstance(n_patients, int | np.integer) or n_patients < 2:
         raise ValueError(f"n_patients must be an integer >= 2, got {n_patients!r}")
+    family = phenotype
+    if family not in PHENOTYPE_FAMILIES:
+        raise ValueError(f"phenotype must be one of {PHENOTYPE_FAMILIES}; got {family!r}")
+    strength = _check_real(phenotype_strength, "phenotype_strength")
+    rho = _check_real(clinical_correlation, "clinical_correlation")
+    if not -1.0 < rho < 1.0:
+        raise ValueError(f"clinical_correlation must lie strictly between -1 and 1; got {clinical_correlation!r}")
     rng = check_random_state(random_state)
     rng = np.random.default_rng(rng.randint(0, 2**31 - 1))
     X = _clinical_factors(rng, n_patients)
-    phenotype = rng.standard_normal(n_patients)
+    latents = {"texture": rng.standard_normal(n_patients)}  # the default cohort's draws, in its order
+    if family == "mixed":
+        latents = {"spatial": latents["texture"], "peritumoral": rng.standard_normal(n_patients)}
+    elif family != "texture":
+        latents = {family: latents["texture"]}
+    phenotype = sum(latents.values()) / np.sqrt(len(latents))
+    if rho != 0.0:
+        _correlate_with_phenotype(rng, X, phenotype, rho)
     clinical_lp = clinical_linear_predictor(X)
-    image_lp = IMAGE_LOG_HAZARD_RATIO * phenotype
+    log_hr = 0.0 if family == "none" else strength * IMAGE_LOG_HAZARD_RATIO
+    image_lp = log_hr * phenotype
     event, time = _survival(rng, clinical_lp + image_lp)
     y = Surv.from_arrays(event, time)
     image_seeds = rng.integers(0, 2**31 - 1, size=n_patients)
@@ -243,7 +326,10 @@ def make_tace_cohort(
         )
     folder.mkdir(parents=True, exist_ok=True)
     if with_images:
-        X["ct"], X["mask"] = _write_images(X, phenotype, image_seeds, folder, image_shape, spacing, progress)
+        z_second = latents.get("peritumoral") if family == "mixed" else None
+        z_first = latents["spatial"] if family == "mixed" else phenotype
+        X["ct"], X["mask"] = _write_images(X, (z_first, z_second), image_seeds, folder, image_shape, spacing,
+                                           progress, family)  # fmt: skip
     X = _tidy_dtypes(X[["patient_id", *CLINICAL_COLUMNS, *(["ct", "mask"] if with_images else [])]])
     write_manifest(folder / "manifest.csv", X, y)
     if return_truth:
@@ -251,11 +337,16 @@ def make_tace_cohort(
             {"clinical_lp": clinical_lp, "phenotype": phenotype, "image_lp": image_lp, "lp": clinical_lp + image_lp},
             index=X.index,
         )
+        scale = log_hr / np.sqrt(len(latents))
+        for name, z in latents.items():
+            truth[f"phenotype_{name}"], truth[f"lp_{name}"] = z, scale * z
+        truth.attrs.update(phenotype=family, phenotype_strength=strength, clinical_correlation=rho,
+                           image_log_hazard_ratio=log_hr)  # fmt: skip
         return X, y, truth
     return X, y
 
 
-def _write_images(X, phenotype, seeds, folder, shape, spacing, progress):
+def _write_images(X, latents, seeds, folder, shape, spacing, progress, family="texture"):
     import SimpleITK as sitk
     from tqdm.auto import tqdm
 
@@ -264,12 +355,16 @@ def _write_images(X, phenotype, seeds, folder, shape, spacing, progress):
     image_dir = folder / "images"
     image_dir.mkdir(exist_ok=True)
     ct_paths, mask_paths = [], []
-    rows = zip(X["patient_id"], X["tumor_size"], X["tumor_number"], phenotype, seeds, strict=True)
-    for pid, size, number, z, seed in tqdm(rows, total=len(X), disable=not progress, desc="writing CT volumes"):
+    first, second = latents
+    second = np.zeros(len(X)) if second is None else second
+    rows = zip(X["patient_id"], X["tumor_size"], X["tumor_number"], first, second, seeds, strict=True)
+    for pid, size, number, z, z2, seed in tqdm(rows, total=len(X), disable=not progress, desc="writing CT volumes"):
         rng = np.random.default_rng(int(seed))
+        # the nuisance latent of the tumour's own look in the spatial/peritumoural families (independent of z)
+        nuisance = float(rng.standard_normal()) if family not in ("texture", "none") else 0.0
         ct, mask = render_ct(
             rng, shape=shape, spacing=spacing, tumor_diameters_mm=_tumor_diameters(rng, size, number == ">2"),
-            phenotype=float(z),
+            phenotype=float(z), family=family, nuisance=nuisance, second_phenotype=float(z2),
         )  # fmt: skip
         for array, suffix, paths in ((ct, "ct", ct_paths), (mask, "mask", mask_paths)):
             image = sitk.GetImageFromArray(array)
