@@ -14,6 +14,7 @@ from lifelines import KaplanMeierFitter
 from scipy import stats
 from sklearn.metrics import roc_auc_score, roc_curve
 from sksurv.datasets import load_whas500
+from sksurv.linear_model import CoxPHSurvivalAnalysis
 from sksurv.metrics import cumulative_dynamic_auc
 from sksurv.util import Surv
 
@@ -171,3 +172,40 @@ def test_numbers_at_risk_needs_table():
     assert groups.at_risk is None
     with pytest.raises(ValueError, match="at_risk"):
         groups.numbers_at_risk([0.0])
+
+
+def test_risk_group_hazard_ratio_matches_scikit_survival_and_the_wald_formula():
+    """HR of high vs low risk: scikit-survival's Efron Cox coefficient; CI from the closed-form information.
+
+    Without ties, the information of one binary covariate x at beta is the sum over deaths of
+    p(1 - p), p the risk set's exp(beta)-weighted share of high-risk patients.
+    """
+    rng = np.random.default_rng(3)
+    n = 120
+    risk = rng.normal(size=n)
+    time = rng.exponential(np.exp(-risk)) * 1000
+    event = rng.random(n) < 0.75
+    y = Surv.from_arrays(event, time)
+    groups = M.risk_groups(y, risk, 0.2)
+    high = (risk >= 0.2).astype(float)
+    coef = CoxPHSurvivalAnalysis(ties="efron").fit(high[:, None], y).coef_[0]
+    assert np.log(groups.hazard_ratio) == pytest.approx(coef, abs=1e-5)
+    weight = np.exp(coef * high)
+    information = 0.0
+    for t in time[event]:
+        at_risk = time >= t
+        p = (weight * high)[at_risk].sum() / weight[at_risk].sum()
+        information += p * (1 - p)
+    half_width = 1.959963984540054 / np.sqrt(information)
+    assert np.log(groups.hazard_ratio_upper) - np.log(groups.hazard_ratio) == pytest.approx(half_width, rel=1e-4)
+    assert np.log(groups.hazard_ratio) - np.log(groups.hazard_ratio_lower) == pytest.approx(half_width, rel=1e-4)
+
+
+def test_risk_group_hazard_ratio_is_nan_with_a_warning_when_a_group_has_no_death():
+    y = Surv.from_arrays([0, 1, 0, 1], [3.0, 1, 4, 2])
+    with pytest.warns(RuntimeWarning, match="a group has no death"):
+        groups = M.risk_groups(y, [2, 1, 2, 1], 1.5)
+    assert np.isnan(groups.hazard_ratio) and groups.p_value < 1
+    # no death while both groups are at risk: the log-rank test is undefined, said so (was a LinAlgError)
+    with pytest.raises(ValueError, match="log-rank test is undefined"):
+        M.risk_groups(Surv.from_arrays([0, 0, 1, 1], [1.0, 2, 3, 4]), [2, 2, 1, 1], 1.5)

@@ -168,7 +168,11 @@ def test_risk_groups_against_lifelines(cohort):
         assert [t.get_text() for t in sorted(row, key=lambda t: t.get_position()[0])] == expected
         median = kmf.median_survival_time_ / MONTH
         assert legend[k].startswith(f"{label} (n={int(mask.sum())}): median {median:.1f} (")
-    assert "Log-rank p < 0.001" in _texts(ax)
+    from lifelines import CoxPHFitter
+
+    cox = CoxPHFitter().fit(pd.DataFrame({"t": y["time"], "e": y["event"], "high": high.astype(float)}), "t", "e")
+    hr, lower, upper = np.exp(cox.params_["high"]), *np.exp(cox.confidence_intervals_.loc["high"])
+    assert f"Log-rank p < 0.001\nHR {hr:.2f} ({lower:.2f}–{upper:.2f}) (high vs low)" in _texts(ax)
     assert [t.get_text() for t in tab.get_yticklabels()] == ["low risk", "high risk"]
     plt.close(fig)
 
@@ -181,7 +185,7 @@ def test_risk_groups_p_value_and_units(cohort):
     assert p > 0.001
     fig = P.plot_risk_groups(groups, time_unit="years", show_at_risk=False, title="Noise")
     assert len(fig.axes) == 1
-    assert f"Log-rank p = {p:.3f}" in _texts(fig.axes[0])
+    assert any(text.startswith(f"Log-rank p = {p:.3f}\nHR ") for text in _texts(fig.axes[0]))
     assert fig.axes[0].get_xlabel() == "Time since treatment (years)"
     assert fig._suptitle.get_text() == "Noise"
     plt.close(fig)

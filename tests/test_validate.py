@@ -1,8 +1,11 @@
 """External validation of a locked model (paper.validate, ``sksurv-tace validate``) and predict's risk groups."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
+from sksurv.metrics import integrated_brier_score
 
 from sksurv_tace.cli import main
 from sksurv_tace.datasets import make_tace_cohort
@@ -42,11 +45,20 @@ def test_locked_validation_on_a_shifted_cohort(development, model):
     assert abs(locked - 1) > 0.2
     assert abs(after - 1) < abs(locked - 1)
     d = result.tables["discrimination"]
-    assert d["metric"].str.startswith(("Harrell", "Uno", "TD AUC", "Brier")).all()
+    assert d["metric"].str.startswith(("Harrell", "Uno", "TD AUC", "Brier", "Integrated Brier")).all()
+    # the integrated Brier score is scikit-survival's on the grid named in its row
+    ibs_row = d[d["metric"].str.startswith("Integrated")].iloc[0]
+    start, stop = (float(v) for v in re.findall(r"(\d+)–(\d+) days", ibs_row["metric"])[0])
+    grid = np.linspace(np.quantile(y["time"], 0.1), min(1095.0, np.quantile(y["time"], 0.9)), 50)
+    assert (round(grid[0]), round(grid[-1])) == (start, stop)
+    expected = integrated_brier_score(y, y, model.predict_survival_at(X, grid), grid)
+    assert ibs_row["estimate"] == pytest.approx(expected, rel=1e-12)
     assert ((d["lower"] <= d["estimate"]) | d["lower"].isna()).all()
     assert set(result.tables["case_mix"].columns) >= {"variable", "level", "p"}
     assert result.cutoff is not None and "development" in result.cutoff_source
     assert list(result.tables["risk_groups"]["group"]) == ["low risk", "high risk"]
+    groups = result.tables["risk_groups"].iloc[0]
+    assert groups["hr_lower"] < groups["hazard_ratio"] < groups["hr_upper"]
     assert {"threshold"} <= set(result.tables["decision_curve"].columns)
     assert "Membership model C-index" in result.to_markdown()
 
@@ -73,7 +85,8 @@ def test_cli_validate_and_predict(tmp_path, capsys, development):
     printed = capsys.readouterr().out
     assert "Membership C-index" in printed
     for name in ("validation_report.md", "calibration.png", "discrimination.csv", "calibration.csv", "case_mix.csv",
-                 "membership.csv", "risk_groups.csv", "decision_curve.csv", "model.json"):  # fmt: skip
+                 "membership.csv", "risk_groups.csv", "decision_curve.csv", "model.json", "model_card.md",
+                 "tripod_ai.md"):  # fmt: skip
         assert (out / name).is_file(), name
     import hashlib
     import json
@@ -81,6 +94,13 @@ def test_cli_validate_and_predict(tmp_path, capsys, development):
     sha = hashlib.sha256(model.read_bytes()).hexdigest()
     assert json.loads((out / "model.json").read_text(encoding="utf-8"))["sha256"] == sha
     assert sha in (out / "validation_report.md").read_text(encoding="utf-8")
+    card = (out / "model_card.md").read_text(encoding="utf-8")
+    assert sha in card and "Harrell's C (bootstrap CI): " in card and "recalibrated:" in card
+    assert "apparent performance" in card  # the recalibration's own limit
+    rows = [line for line in (out / "tripod_ai.md").read_text(encoding="utf-8").splitlines()
+            if line[:2] == "| " and line[2].isdigit()]  # fmt: skip
+    assert [int(line.split("|")[1]) for line in rows] == list(range(1, 28))
+    assert "recalibrated" in rows[23]  # item 24, model updating, answered by the recalibration
     assert "stored at fit" in (out / "validation_report.md").read_text(
         encoding="utf-8"
     )  # the cut-off fit stored on the model

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import special
+from scipy import special, stats
 from sklearn.metrics import roc_curve
 from sksurv.compare import compare_survival
 from sksurv.linear_model import CoxPHSurvivalAnalysis
@@ -188,6 +188,10 @@ class RiskGroups:
     chisq, p_value : float
         Log-rank test (:func:`sksurv.compare.compare_survival`).
     cutoff : float
+    hazard_ratio, hazard_ratio_lower, hazard_ratio_upper : float
+        Hazard ratio of the high- vs the low-risk group with its Wald confidence interval (Cox
+        regression on the group indicator, Efron ties, :class:`lifelines.CoxPHFitter`); NaN,
+        with a :class:`RuntimeWarning`, when a group has no death (infinite or zero ratio).
     at_risk : DataFrame or None
         Event table ``group, time, at_risk, events, censored``: one row per distinct
         observed time of each group, ``at_risk`` = patients with ``T >= time`` (as
@@ -209,6 +213,9 @@ class RiskGroups:
     p_value: float
     cutoff: float
     at_risk: pd.DataFrame | None = field(default=None, compare=False)
+    hazard_ratio: float = np.nan
+    hazard_ratio_lower: float = np.nan
+    hazard_ratio_upper: float = np.nan
 
     def numbers_at_risk(self, times) -> pd.DataFrame:
         """Number of patients still at risk (``T >= t``) in each group at ``times``.
@@ -250,10 +257,24 @@ def _first_below(time, values, level=0.5) -> float:
     return float(time[hit[0]]) if hit.size else float("inf")
 
 
+def _group_hazard_ratio(event, time, high, confidence_level) -> tuple[float, float, float]:
+    if not event[high].any() or not event[~high].any():
+        warnings.warn("hazard ratio of the risk groups not estimable: a group has no death", RuntimeWarning,
+                      stacklevel=3)  # fmt: skip
+        return np.nan, np.nan, np.nan
+    from lifelines import CoxPHFitter
+
+    data = pd.DataFrame({"time": time, "event": event, "high": high.astype(float)})
+    fitter = CoxPHFitter(alpha=1 - confidence_level).fit(data, "time", "event")
+    coef, se = float(fitter.params_["high"]), float(fitter.standard_errors_["high"])
+    z = stats.norm.ppf(0.5 + confidence_level / 2)
+    return float(np.exp(coef)), float(np.exp(coef - z * se)), float(np.exp(coef + z * se))
+
+
 def risk_groups(
     y, risk, cutoff: float, *, labels: tuple[str, str] = ("low risk", "high risk"), confidence_level: float = 0.95
 ) -> RiskGroups:
-    """Split patients at a risk cut-off: Kaplan–Meier per group, log-rank p, median OS with CI.
+    """Split patients at a risk cut-off: Kaplan–Meier per group, log-rank p, hazard ratio, median OS with CI.
 
     High risk: ``risk >= cutoff``. Curves from
     :func:`sksurv.nonparametric.kaplan_meier_estimator` with ``conf_type="log-log"``;
@@ -310,10 +331,18 @@ def risk_groups(
             dict(group=label, n=int(mask.sum()), events=int(event[mask].sum()), median=_first_below(t, s),
                  median_lower=_first_below(t, lo), median_upper=_first_below(t, hi))
         )  # fmt: skip
-    chisq, p = compare_survival(Surv.from_arrays(event, time), high.astype(int))
+    try:
+        chisq, p = compare_survival(Surv.from_arrays(event, time), high.astype(int))
+    except np.linalg.LinAlgError:  # zero variance: no death while both groups still had patients at risk
+        raise ValueError(
+            f"cutoff={cutoff!r}: the log-rank test is undefined, no death occurs while both groups have patients "
+            "at risk"
+        ) from None
+    hr, hr_lower, hr_upper = _group_hazard_ratio(event, time, high, confidence_level)
     return RiskGroups(
         pd.concat(curves, ignore_index=True), pd.DataFrame(summary), float(chisq), float(p), cutoff,
-        at_risk=pd.concat(at_risk, ignore_index=True),
+        at_risk=pd.concat(at_risk, ignore_index=True), hazard_ratio=hr, hazard_ratio_lower=hr_lower,
+        hazard_ratio_upper=hr_upper,
     )  # fmt: skip
 
 

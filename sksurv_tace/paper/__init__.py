@@ -7,6 +7,7 @@ from .protocol import ProtocolResult, run_protocol, split_cohort  # noqa: F401
 from .report import report_from_results  # noqa: F401
 from .run import ReproduceResult, reproduce  # noqa: F401
 from .validate import ValidationResult, development_summary, validate, write_validation  # noqa: F401
+from .validation_card import validation_model_card, validation_tripod_checklist  # noqa: F401
 
 __all__ = [
     "reproduce",
@@ -29,4 +30,6 @@ __all__ = [
     "write_tripod_checklist",
     "model_card",
     "tripod_checklist",
+    "validation_model_card",
+    "validation_tripod_checklist",
 ]

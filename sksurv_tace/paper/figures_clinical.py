@@ -16,7 +16,7 @@ from matplotlib.transforms import blended_transform_factory
 
 from sksurv_tace.metrics import CalibrationResult, RiskGroups
 from sksurv_tace.paper.figure_style import COLORS, check_columns, check_mapping, horizon_label, new_axes
-from sksurv_tace.paper.formatting import factor_label, format_p
+from sksurv_tace.paper.formatting import HR_DIGITS, factor_label, format_ci, format_p
 
 __all__ = ["plot_calibration", "plot_risk_groups", "plot_decision_curve", "plot_hazard_ratios"]
 
@@ -179,6 +179,9 @@ def plot_risk_groups(
             ax.plot(at, s[np.searchsorted(t, at, side="right") - 1], "+", color=color, ms=6, mew=1.2)
     p = groups.p_value
     p_text = "Log-rank p < 0.001" if p < 0.001 else f"Log-rank p = {p:.3f}"
+    if np.isfinite(groups.hazard_ratio):
+        hr = format_ci(groups.hazard_ratio, groups.hazard_ratio_lower, groups.hazard_ratio_upper, digits=HR_DIGITS)
+        p_text += f"\nHR {hr} (high vs low)"
     ax.text(0.98, 0.97, p_text, transform=ax.transAxes, ha="right", va="top", fontsize="medium")
     ax.set(ylim=(0, 1.02), xlim=(0, max(t_max, float(ticks.max())) * 1.02))
     ax.set_xticks(ticks)

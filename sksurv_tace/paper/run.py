@@ -381,7 +381,10 @@ def _figures(run: ProtocolResult, X_va, y_tr, y_va, horizon, out) -> dict:
             note(f"Kaplan–Meier {cohort}: {exc}")
             continue
         save(f"km_{cohort}", plots.plot_risk_groups(groups, title=f"{lead}, {cohort} cohort"))
-        summary = groups.summary.assign(model=lead, cohort=cohort, cutoff=cutoffs[lead], log_rank_p=groups.p_value)
+        summary = groups.summary.assign(
+            model=lead, cohort=cohort, cutoff=cutoffs[lead], log_rank_p=groups.p_value,
+            hazard_ratio=groups.hazard_ratio, hr_lower=groups.hazard_ratio_lower, hr_upper=groups.hazard_ratio_upper,
+        )  # fmt: skip
         tables["risk_groups"] = pd.concat([tables.get("risk_groups"), summary], ignore_index=True)
     dca = metrics.decision_curve(y_va, {name: 1 - s for name, s in surv_va.items()}, horizon)
     save(

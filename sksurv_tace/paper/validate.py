@@ -21,8 +21,9 @@ import pandas as pd
 
 from sksurv_tace import metrics
 from sksurv_tace.datasets import CLINICAL_UNITS
-from sksurv_tace.paper.formatting import format_ci, format_p
+from sksurv_tace.paper.formatting import HR_DIGITS, format_ci, format_p
 from sksurv_tace.paper.report import baseline_table, markdown_table
+from sksurv_tace.paper.validation_card import validation_model_card, validation_tripod_checklist
 
 __all__ = ["validate", "ValidationResult", "development_summary", "required_columns", "write_validation"]
 
@@ -136,6 +137,10 @@ class ValidationResult:
     horizon : float
     n, events : int
     notes : list of str
+    development : dict or None
+        The model's ``development_`` summary (stored by ``sksurv-tace fit``), when it has one.
+    inputs : list of str
+        The clinical columns the model reads (:func:`required_columns`).
     """
 
     tables: dict
@@ -150,6 +155,8 @@ class ValidationResult:
     n: int = 0
     events: int = 0
     notes: list = field(default_factory=list)
+    development: dict | None = None
+    inputs: list = field(default_factory=list)
 
     def to_markdown(self, *, model_name: str = "model", model_hash: str | None = None) -> str:
         """A short validation report in Markdown.
@@ -169,7 +176,7 @@ class ValidationResult:
             lines += [f"Model file SHA-256: `{model_hash}` (the model was loaded and never refitted).", ""]
         lines += [f"Validation cohort: {self.n} patients, {self.events} deaths; horizon {self.horizon:g} days.", ""]
         d = self.tables["discrimination"]
-        lines += ["## Discrimination", ""]
+        lines += ["## Discrimination and overall accuracy", ""]
         lines += [
             f"- {r.metric}: " + (f"{r.estimate:.3f}" if np.isnan(r.lower) else format_ci(r.estimate, r.lower, r.upper))
             for r in d.itertuples()
@@ -177,7 +184,11 @@ class ValidationResult:
         lines += ["", "## Calibration", "", markdown_table(self.tables["calibration"]), ""]
         if self.cutoff is not None:
             p = format_p(self.log_rank_p)
-            lines += ["## Risk groups", "", f"Cut-off {self.cutoff:.4g} ({self.cutoff_source}); log-rank p {p}.", "",
+            first = self.tables["risk_groups"].iloc[0]
+            hr = format_ci(first["hazard_ratio"], first["hr_lower"], first["hr_upper"], digits=HR_DIGITS,
+                           missing="not estimable (a group has no death)")  # fmt: skip
+            lines += ["## Risk groups", "", f"Cut-off {self.cutoff:.4g} ({self.cutoff_source}); log-rank p {p}; "
+                      f"hazard ratio, high vs low risk, {hr} (Cox, Wald 95% CI).", "",
                       markdown_table(self.tables["risk_groups"]), ""]  # fmt: skip
         if self.membership_c is not None:
             lines += ["## Case mix", "", f"Membership model C-index {self.membership_c:.3f} (5-fold cross-validated "
@@ -255,7 +266,22 @@ def _case_mix(X_dev, y_dev, X, y, columns) -> pd.DataFrame:
 
 
 def _risk_table(groups) -> pd.DataFrame:
-    return groups.summary.assign(cutoff=groups.cutoff, log_rank_p=groups.p_value)
+    return groups.summary.assign(
+        cutoff=groups.cutoff, log_rank_p=groups.p_value, hazard_ratio=groups.hazard_ratio,
+        hr_lower=groups.hazard_ratio_lower, hr_upper=groups.hazard_ratio_upper,
+    )  # fmt: skip
+
+
+def _integration_times(y, horizon: float, n_times: int = 50):
+    """Grid of the integrated Brier score: the 10th percentile of follow-up to the horizon or the 90th percentile.
+
+    Both ends inside the cohort's follow-up, as IPCW needs (None when the grid would be empty).
+    """
+    time = np.asarray(y["time"], dtype=float)
+    lower, upper = np.quantile(time, 0.1), min(horizon, np.quantile(time, 0.9))
+    if not lower < upper < time.max():
+        return None
+    return np.linspace(lower, upper, n_times)
 
 
 def _cutoff(model, development, cutoff, horizon) -> tuple[float | None, str]:
@@ -334,13 +360,17 @@ def validate(
     uno = metrics.c_index_ci(y, risk, method="uno", n_bootstrap=n_bootstrap, random_state=random_state, progress=False)
     auc = metrics.td_auc_ci(y, risk, [horizon]).iloc[0]
     brier = metrics.brier_at(y, survival, horizon)
-    discrimination = pd.DataFrame(
-        [("Harrell's C (bootstrap CI)", harrell.estimate, harrell.lower, harrell.upper),
-         ("Uno's C (bootstrap CI)", uno.estimate, uno.lower, uno.upper),
-         (f"TD AUC at {horizon:g} days (iid CI)", auc["auc"], auc["lower"], auc["upper"]),
-         (f"Brier score at {horizon:g} days", brier, np.nan, np.nan)],
-        columns=["metric", "estimate", "lower", "upper"],
-    )  # fmt: skip
+    rows = [("Harrell's C (bootstrap CI)", harrell.estimate, harrell.lower, harrell.upper),
+            ("Uno's C (bootstrap CI)", uno.estimate, uno.lower, uno.upper),
+            (f"TD AUC at {horizon:g} days (iid CI)", auc["auc"], auc["lower"], auc["upper"]),
+            (f"Brier score at {horizon:g} days", brier, np.nan, np.nan)]  # fmt: skip
+    ibs_times = _integration_times(y, horizon)
+    if ibs_times is None:
+        notes.append("Integrated Brier score not computed: too little follow-up before the horizon.")
+    else:
+        ibs = metrics.integrated_brier(y, np.asarray(model.predict_survival_at(X, ibs_times), dtype=float), ibs_times)
+        rows.append((f"Integrated Brier score, {ibs_times[0]:.0f}–{ibs_times[-1]:.0f} days", ibs, np.nan, np.nan))
+    discrimination = pd.DataFrame(rows, columns=["metric", "estimate", "lower", "upper"])
     calibration = metrics.calibration_at_horizon(y, survival, horizon)
     rows = [_calibration_row("locked", calibration)]
     recalibrated = None
@@ -392,12 +422,16 @@ def validate(
         raise RuntimeError("the model's predictions changed during validation; it must stay locked")
     return ValidationResult(
         tables, calibration, recalibrated, development_calibration, membership, value, source, p_value, horizon,
-        len(X), int(np.asarray(y["event"]).sum()), notes,
+        len(X), int(np.asarray(y["event"]).sum()), notes, getattr(model, "development_", None), required_columns(model),
     )  # fmt: skip
 
 
 def write_validation(result: ValidationResult, out, *, model_name: str = "model", model_hash: str | None = None):
-    """Write a :class:`ValidationResult`: one CSV per table, ``validation_report.md``, ``calibration.png``.
+    """Write a :class:`ValidationResult`: CSV tables, ``validation_report.md``, ``calibration.png``, model card.
+
+    Also ``model_card.md`` and ``tripod_ai.md``
+    (:func:`~sksurv_tace.paper.validation_card.validation_model_card`,
+    :func:`~sksurv_tace.paper.validation_card.validation_tripod_checklist`).
 
     Parameters
     ----------
@@ -429,4 +463,8 @@ def write_validation(result: ValidationResult, out, *, model_name: str = "model"
     ax = result.plot_calibration()
     ax.figure.savefig(out / "calibration.png", dpi=150, bbox_inches="tight")
     plt.close(ax.figure)
-    return [*written, report, out / "calibration.png"]
+    card, checklist = out / "model_card.md", out / "tripod_ai.md"
+    card.write_text(validation_model_card(result, model_name=model_name, model_hash=model_hash) + "\n",
+                    encoding="utf-8")  # fmt: skip
+    checklist.write_text(validation_tripod_checklist(result, model_name=model_name), encoding="utf-8")
+    return [*written, report, out / "calibration.png", card, checklist]
