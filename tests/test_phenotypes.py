@@ -210,3 +210,66 @@ def test_clinical_correlation():
 def test_bad_phenotype_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         make_tace_cohort(5, with_images=False, **kwargs)
+
+
+def _ball(shape, spacing, radius_mm):
+    grids = np.meshgrid(*((np.arange(n) - (n - 1) / 2) * s for n, s in zip(shape, spacing, strict=True)),
+                        indexing="ij")  # fmt: skip
+    return sum(g**2 for g in grids) <= radius_mm**2
+
+
+_BALLS = [((41, 41, 41), (1.0, 1.0, 1.0), 10.0, 5.0), ((25, 61, 61), (2.5, 1.0, 1.0), 12.0, 6.0)]
+
+
+@pytest.mark.parametrize(("shape", "spacing", "radius", "ring"), _BALLS)
+def test_peritumoral_ring_of_a_ball(shape, spacing, radius, ring):
+    """The ring of a ball of radius r lies in the shell (r, r + w] and holds the shell (r, r + w - 2d].
+
+    ``d`` is half a voxel's diagonal (every point within ``r - d`` of the centre has a tumour voxel centre within
+    ``d``); the voxel counts sit between the two shells' volumes ``4/3 π (R³ − r³)`` (closed form).
+    """
+    from sksurv_tace.preprocessing import peritumoral_ring
+
+    tumour = _ball(shape, spacing, radius)
+    body = np.full(shape, 40.0)
+    shell = peritumoral_ring(tumour, body, spacing, ring)
+    half_diagonal = float(np.linalg.norm(spacing)) / 2
+    inner = _ball(shape, spacing, radius + ring - 2 * half_diagonal) & ~tumour
+    outer = _ball(shape, spacing, radius + ring) & ~tumour
+    assert (shell >= inner).all() and (shell <= outer).all()
+    volume = [
+        4 / 3 * np.pi * ((radius + w) ** 3 - radius**3) / np.prod(spacing) for w in (ring - 2 * half_diagonal, ring)
+    ]
+    assert 0.97 * volume[0] < shell.sum() < 1.03 * volume[1]
+    assert not (shell & tumour).any()
+    # air outside the body is no ring: the half of the volume made air loses its half of the shell
+    body[:, :, : shape[2] // 2] = -1000.0
+    half = peritumoral_ring(tumour, body, spacing, ring)
+    assert not half[:, :, : shape[2] // 2].any()
+    np.testing.assert_array_equal(half[:, :, shape[2] // 2 :], shell[:, :, shape[2] // 2 :])
+    # gas inside the body (a hole in the filled body outline) stays in the ring
+    body[:] = 40.0
+    body[shape[0] // 2, shape[1] // 2, shape[2] // 2 + int((radius + 1.0) / spacing[2])] = -1000.0
+    np.testing.assert_array_equal(peritumoral_ring(tumour, body, spacing, ring), shell)
+
+
+def test_radiomics_extractor_ring_regions(tmp_path):
+    from sksurv_tace.preprocessing import RadiomicsExtractor, peritumoral_ring
+
+    X, _ = make_tace_cohort(2, path=tmp_path, phenotype="peritumoral", random_state=0, **_SMALL)
+    kwargs = dict(settings={"binWidth": 25}, feature_classes=["firstorder"], progress=False)
+    tumour = RadiomicsExtractor(**kwargs).fit_transform(X)
+    both = RadiomicsExtractor(region="tumour+ring", ring_mm=6.0, **kwargs).fit_transform(X)
+    ring = RadiomicsExtractor(region="ring", ring_mm=6.0, **kwargs).fit_transform(X)
+    pd.testing.assert_frame_equal(both[tumour.columns], tumour)
+    pd.testing.assert_frame_equal(both[ring.columns], ring)
+    assert list(ring.columns) == ["ring_" + c for c in tumour.columns]
+    for row, (ct_path, mask_path) in enumerate(zip(X["ct"], X["mask"], strict=True)):
+        ct, mask = _read(ct_path).astype(float), _read(mask_path).astype(bool)
+        shell = peritumoral_ring(mask, ct, _SMALL["spacing"], 6.0)
+        assert ring["ring_original_firstorder_Mean"].iloc[row] == pytest.approx(ct[shell].mean())
+        assert ring["ring_original_firstorder_Maximum"].iloc[row] == ct[shell].max()
+    with pytest.raises(ValueError, match="region must be one of"):
+        RadiomicsExtractor(region="margin").fit(X)
+    with pytest.raises(ValueError, match="ring_mm must be a positive number"):
+        RadiomicsExtractor(region="ring", ring_mm=0).fit(X)

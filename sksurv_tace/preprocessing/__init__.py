@@ -5,7 +5,7 @@ from .cox_screen import CoxFeatureSelector, cox_table, factor_groups  # noqa: F4
 from .cox_separation import infinite_coefficients  # noqa: F401
 from .image_checks import check_image_paths, find_image_problems  # noqa: F401
 from .imaging import CTPreprocessor, read_image  # noqa: F401
-from .radiomics import DEFAULT_CT_SETTINGS, RadiomicsExtractor  # noqa: F401
+from .radiomics import DEFAULT_CT_SETTINGS, RadiomicsExtractor, peritumoral_ring  # noqa: F401
 
 __all__ = [
     "ClinicalPreprocessor",
@@ -21,4 +21,5 @@ __all__ = [
     "find_image_problems",
     "RadiomicsExtractor",
     "DEFAULT_CT_SETTINGS",
+    "peritumoral_ring",
 ]

@@ -35,7 +35,9 @@ from sksurv_tace._validation import check_clinical_columns, row_labels
 from sksurv_tace.preprocessing.image_checks import _check_mask_label, check_image_paths
 from sksurv_tace.preprocessing.imaging import _read_patient
 
-__all__ = ["RadiomicsExtractor", "DEFAULT_CT_SETTINGS"]
+__all__ = ["RadiomicsExtractor", "DEFAULT_CT_SETTINGS", "peritumoral_ring"]
+
+_REGIONS = ("tumour", "ring", "tumour+ring")
 
 #: Extraction settings used when ``settings=None``: fixed bin width of 25 HU, B-spline resampling to 1 mm
 #: isotropic voxels (the mask is resampled with nearest neighbour by pyradiomics). No ``label``: the tumour
@@ -73,18 +75,85 @@ def _extract_patient(paths: tuple[str, str], label: str, columns: tuple[str, str
     # the checks and the tumour rule of every image path; pyradiomics gets the tumour as label 1 of a 0/1 mask
     image, tumour = _read_patient(paths, label, columns, params["mask_label"], volume=False)
     extractor = _make_extractor(params["pyradiomics"])
-    try:
-        result = extractor.execute(image, tumour, label=1)
-    except (ValueError, RuntimeError, AssertionError) as exc:
-        raise ValueError(f"{label}: pyradiomics could not extract features ({exc})") from None
+    region = params.get("region", "tumour")
+    regions = {"": tumour}
+    if region != "tumour":
+        ring = _ring_image(image, tumour, params["ring_mm"], label)
+        regions = {"ring_": ring} if region == "ring" else {"": tumour, "ring_": ring}
     features = {}
-    for name, value in result.items():
-        if name.startswith("diagnostics_"):
-            if params["include_diagnostics"]:
-                features[name] = value
-            continue
-        features[name] = float(np.asarray(value))
+    for prefix, mask in regions.items():
+        try:
+            result = extractor.execute(image, mask, label=1)
+        except (ValueError, RuntimeError, AssertionError) as exc:
+            what = "the peritumoural ring" if prefix else "the tumour"
+            raise ValueError(f"{label}: pyradiomics could not extract features of {what} ({exc})") from None
+        for name, value in result.items():
+            if name.startswith("diagnostics_"):
+                if params["include_diagnostics"]:
+                    features[prefix + name] = value
+                continue
+            features[prefix + name] = float(np.asarray(value))
     return features
+
+
+def peritumoral_ring(tumour: np.ndarray, ct: np.ndarray, spacing, ring_mm: float) -> np.ndarray:
+    """The peritumoural ring: voxels within ``ring_mm`` of the tumour (Euclidean, in mm), outside it, inside the body.
+
+    The body is the CT above −500 HU with its holes filled slice by slice (air outside the patient
+    is left out, soft tissue and gas inside it kept).
+
+    Parameters
+    ----------
+    tumour : bool ndarray, shape (slices, rows, columns)
+    ct : ndarray of HU, same shape
+    spacing : (slice, row, column) spacing in mm
+    ring_mm : float
+        Width of the ring.
+
+    Returns
+    -------
+    bool ndarray
+        The ring (``dilated tumour − tumour``, within the body).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> tumour = np.zeros((1, 7, 7), bool); tumour[0, 3, 3] = True
+    >>> int(peritumoral_ring(tumour, np.zeros((1, 7, 7)), (1.0, 1.0, 1.0), 1.0).sum())  # the 4 neighbours
+    4
+    """
+    from scipy import ndimage
+
+    tumour = np.asarray(tumour, dtype=bool)
+    spacing = np.asarray(spacing, dtype=float)
+    ring = np.zeros(tumour.shape, dtype=bool)
+    if not tumour.any():
+        return ring
+    reach = np.ceil(ring_mm / spacing).astype(int) + 1  # the tumour's box grown by the ring, in voxels
+    box = tuple(
+        slice(max(s.start - r, 0), min(s.stop + r, n))
+        for s, r, n in zip(ndimage.find_objects(tumour.astype(np.uint8))[0], reach, tumour.shape, strict=True)
+    )
+    distance = ndimage.distance_transform_edt(~tumour[box], sampling=spacing)
+    body = np.stack([ndimage.binary_fill_holes(plane) for plane in np.asarray(ct[box]) > -500])
+    ring[box] = (distance > 0) & (distance <= ring_mm) & body
+    return ring
+
+
+def _ring_image(image, tumour, ring_mm: float, label: str):
+    """The ring of :func:`peritumoral_ring` as a 0/1 image on the CT's grid; a ``ValueError`` naming the patient."""
+    import SimpleITK as sitk
+
+    shape = sitk.GetArrayViewFromImage(tumour).shape
+    tumour_array = sitk.GetArrayFromImage(tumour).astype(bool).reshape((-1, *shape[-2:]))
+    ct = sitk.GetArrayFromImage(image).reshape(tumour_array.shape)
+    spacing = tuple(image.GetSpacing())[::-1]
+    ring = peritumoral_ring(tumour_array, ct, spacing if len(spacing) == 3 else (1.0, *spacing), ring_mm)
+    if not ring.any():
+        raise ValueError(f"{label}: the {ring_mm} mm peritumoural ring is empty (no body voxel around the tumour)")
+    ring_image = sitk.GetImageFromArray(ring.reshape(shape).view(np.uint8))
+    ring_image.CopyInformation(tumour)
+    return ring_image
 
 
 class RadiomicsExtractor(TransformerMixin, BaseEstimator):
@@ -123,6 +192,12 @@ class RadiomicsExtractor(TransformerMixin, BaseEstimator):
         Show a tqdm progress bar over patients.
     include_diagnostics : bool, default=False
         Also return pyradiomics' ``diagnostics_*`` entries (non-numeric; off for modelling).
+    region : {"tumour", "ring", "tumour+ring"}, default="tumour"
+        Where features are computed: inside the tumour mask; in the peritumoural ring
+        (:func:`peritumoral_ring`: within ``ring_mm`` of the tumour, outside it, inside the body), the
+        area the deep models' ROI margin shows them; or both, the ring's columns prefixed ``ring_``.
+    ring_mm : float, default=10.0
+        Width of the peritumoural ring in mm (used unless ``region="tumour"``).
 
     Attributes
     ----------
@@ -166,6 +241,8 @@ class RadiomicsExtractor(TransformerMixin, BaseEstimator):
         memory=None,
         progress=True,
         include_diagnostics=False,
+        region="tumour",
+        ring_mm=10.0,
     ):
         self.image_column = image_column
         self.mask_column = mask_column
@@ -177,6 +254,8 @@ class RadiomicsExtractor(TransformerMixin, BaseEstimator):
         self.memory = memory
         self.progress = progress
         self.include_diagnostics = include_diagnostics
+        self.region = region
+        self.ring_mm = ring_mm
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -186,6 +265,11 @@ class RadiomicsExtractor(TransformerMixin, BaseEstimator):
         return tags
 
     def _params(self) -> dict:
+        if self.region not in _REGIONS:
+            raise ValueError(f"region must be one of {_REGIONS}; got {self.region!r}")
+        ring_mm = self.ring_mm
+        if isinstance(ring_mm, bool) or not isinstance(ring_mm, int | float) or not 0 < ring_mm < np.inf:
+            raise ValueError(f"ring_mm must be a positive number of millimetres; got {ring_mm!r}")
         settings = self.settings
         if settings is None:
             params = {"setting": dict(DEFAULT_CT_SETTINGS)}
@@ -247,6 +331,8 @@ class RadiomicsExtractor(TransformerMixin, BaseEstimator):
         # checks and mask-label rule of sksurv_tace.preprocessing.imaging._read_patient
         key = {"pyradiomics": params, "version": radiomics.__version__, "include_diagnostics": self.include_diagnostics,
                "mask_label": self._mask_label(params), "rule": 2}  # fmt: skip
+        if self.region != "tumour":  # the tumour's key stays as before, so existing caches still serve it
+            key.update(region=self.region, ring_mm=float(self.ring_mm))
         columns = (self.image_column, self.mask_column)
         return map_patients(_extract_patient, X, columns, key, memory=self.memory, n_jobs=self.n_jobs,
                             progress=self.progress, desc="radiomics")  # fmt: skip
