@@ -26,9 +26,11 @@ from sksurv_tace.models.cnn_cox import CNNCox
 from sksurv_tace.models.deep import CTSurvival, FusionSurvival
 from sksurv_tace.models.radiomics_cox import RadiomicsCox
 from sksurv_tace.models.recalibration import RecalibratedSurvival
+from sksurv_tace.models.tumour_burden_cox import TumourBurdenCox
 from sksurv_tace.preprocessing.clinical import ClinicalPreprocessor
 from sksurv_tace.preprocessing.cox_screen import CoxFeatureSelector
 from sksurv_tace.preprocessing.imaging import CTPreprocessor
+from sksurv_tace.preprocessing.lesions import LesionBurden
 from sksurv_tace.preprocessing.radiomics import RadiomicsExtractor
 
 # -------------------------------------------------------------------------------------------------------------
@@ -103,6 +105,8 @@ ESTIMATORS = [
     ),
     ("CTSurvival", lambda: CTSurvival(**_TINY_NET), "images"),
     ("CNNCox", lambda: CNNCox(CTSurvival(**_TINY_NET), p_univariate=0.2, p_multivariable=0.2), "images"),
+    ("LesionBurden", LesionBurden, "images"),
+    ("TumourBurdenCox", lambda: TumourBurdenCox(p_univariate=0.2, p_multivariable=0.2), "images"),
 ]
 
 Y_FREE_CHECKS = [

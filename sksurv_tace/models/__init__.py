@@ -1,4 +1,5 @@
-"""The paper's five survival models, each a scikit-survival estimator, and the clinical branch they share."""
+"""The paper's five survival models, each a scikit-survival estimator, the clinical branch they share, and a
+tumour-burden baseline (TumourBurdenCox)."""
 
 from ._persistence import dump_model, load_model  # noqa: F401
 from .clinical_branch import ClinicalBranch  # noqa: F401
@@ -7,6 +8,7 @@ from .cnn_cox import CNNCox  # noqa: F401
 from .deep import CTSurvival, FusionSurvival  # noqa: F401
 from .radiomics_cox import RadiomicsCox  # noqa: F401
 from .recalibration import RecalibratedSurvival, breslow_baseline  # noqa: F401
+from .tumour_burden_cox import BURDEN_FEATURES, TumourBurdenCox  # noqa: F401
 
 __all__ = [
     "FusionSurvival",
@@ -14,6 +16,8 @@ __all__ = [
     "CNNCox",
     "RadiomicsCox",
     "ClinicalCox",
+    "TumourBurdenCox",
+    "BURDEN_FEATURES",
     "ClinicalBranch",
     "RecalibratedSurvival",
     "breslow_baseline",

@@ -5,6 +5,7 @@ from .cox_screen import CoxFeatureSelector, cox_table, factor_groups  # noqa: F4
 from .cox_separation import infinite_coefficients  # noqa: F401
 from .image_checks import check_image_paths, find_image_problems  # noqa: F401
 from .imaging import CTPreprocessor, read_image  # noqa: F401
+from .lesions import BURDEN_COLUMNS, LESION_MODES, LesionBurden, label_lesions, lesion_burden, lesion_masks  # noqa: F401
 from .radiomics import DEFAULT_CT_SETTINGS, RadiomicsExtractor, peritumoral_ring  # noqa: F401
 
 __all__ = [
@@ -17,6 +18,12 @@ __all__ = [
     "infinite_coefficients",
     "CTPreprocessor",
     "read_image",
+    "LesionBurden",
+    "label_lesions",
+    "lesion_burden",
+    "lesion_masks",
+    "LESION_MODES",
+    "BURDEN_COLUMNS",
     "check_image_paths",
     "find_image_problems",
     "RadiomicsExtractor",
