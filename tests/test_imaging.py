@@ -557,7 +557,7 @@ def test_cache_hit_returns_identical_arrays_without_reading(cohort, tmp_path, mo
     for column in ("ct", "mask"):
         moved[column] = [shutil.copy(p, tmp_path / f"moved_{os.path.basename(p)}") for p in cohort[column]]
 
-    def fail(path):
+    def fail(path, **options):
         raise AssertionError(f"read_image called for {path}")
 
     monkeypatch.setattr(imaging, "read_image", fail)

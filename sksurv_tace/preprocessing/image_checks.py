@@ -26,7 +26,6 @@ from sksurv_tace._validation import (
     check_clinical_columns,
     check_nifti_file,
     check_path,
-    check_same_geometry,
     row_labels,
 )
 
@@ -40,6 +39,7 @@ PROBLEM_KINDS = {
     "truncated": "truncated or corrupt file",
     "non_finite": "NaN or infinite voxels",
     "not_volume": "not a 3-D scalar volume",
+    "series": "DICOM series with duplicate, missing or unevenly spaced slices",
     "geometry": "mask on another grid than its CT",
     "mask": "empty or ambiguous mask",
 }
@@ -179,15 +179,19 @@ def _memoised(what: str, path: str, compute):
     return _MEMO[key]
 
 
-def _inspect(path: str):
-    """``(problem kind, message without the patient)`` or ``(None, header)`` of one existing file or folder."""
+def _inspect(path: str, instances=None):
+    """``(problem kind, message without the patient)`` or ``(None, header)`` of one existing file or folder
+    (a DICOM folder read with only ``instances``, if given)."""
     import SimpleITK as sitk
 
     if os.path.isdir(path):  # a DICOM series: ITK has no header-only read of a series, so it is read
+        from sksurv_tace.preprocessing.dicom import _SeriesError
         from sksurv_tace.preprocessing.imaging import read_image
 
         try:
-            image = read_image(path)
+            image = read_image(path, instances=instances)
+        except _SeriesError as exc:
+            return "series", str(exc)
         except ValueError as exc:
             return "unreadable", str(exc)
         header = _Header(image.GetSize(), image.GetSpacing(), image.GetOrigin(), image.GetDirection(),
@@ -216,7 +220,9 @@ def _inspect(path: str):
 
 
 def _mask_labels(path: str):
-    """``(None, sorted non-zero labels)`` of a mask that passed :func:`_inspect`, or ``("unreadable", message)``."""
+    """``(None, (sorted non-zero labels, boxes))`` of a mask that passed :func:`_inspect`, or ``("unreadable",
+    message)``; ``boxes`` maps each label (and None: every non-zero voxel) to its index box ``((x0, y0, z0),
+    (x1, y1, z1))``."""
     import SimpleITK as sitk
 
     if os.path.isdir(path):
@@ -229,22 +235,85 @@ def _mask_labels(path: str):
         except RuntimeError as exc:
             return "unreadable", _read_error(path, exc)
     labels = sitk.GetArrayViewFromImage(image)
-    return None, np.unique(labels[labels != 0])
+    found = np.unique(labels[labels != 0])
+    boxes = {}
+    if found.size and labels.ndim == 3:
+        from sksurv_tace.preprocessing._alignment import _box
+
+        boxes[None] = _box(labels != 0)
+        for value in found[:20]:
+            boxes[value.item()] = _box(labels == value)
+    return None, (found, boxes)
+
+
+def _seg_problem(label: str, seg_path: str, ct_header, segment, mask_geometry, column: str) -> tuple | None:
+    """``(kind, message)`` of a DICOM SEG mask against its CT's grid (``ct_header``), or None; memoised."""
+    import SimpleITK as sitk
+
+    from sksurv_tace.preprocessing.dicom import dicom_seg_segments, read_dicom_seg, select_segments
+
+    geometry = (tuple(ct_header.GetSize()), tuple(ct_header.GetSpacing()), tuple(ct_header.GetOrigin()),
+                tuple(ct_header.GetDirection()))  # fmt: skip
+
+    def compute(path):
+        try:
+            segments = dicom_seg_segments(path)
+        except ValueError as exc:
+            return "unreadable", str(exc)
+        try:
+            select_segments(segments, segment, where=f"DICOM SEG {path!r}")
+        except ValueError as exc:
+            return "mask", str(exc)
+        if len(geometry[0]) != 3:
+            return "not_volume", f"DICOM SEG {path!r} needs a 3-D CT"
+        reference = sitk.Image([int(v) for v in geometry[0]], sitk.sitkUInt8)
+        reference.SetSpacing(geometry[1])
+        reference.SetOrigin(geometry[2])
+        reference.SetDirection(geometry[3])
+        try:
+            tumour = read_dicom_seg(path, reference, segment=segment, mask_geometry=mask_geometry or "resample")
+        except ValueError as exc:
+            return "geometry", str(exc)
+        if not sitk.GetArrayViewFromImage(tumour).any():
+            return "mask", f"DICOM SEG {path!r}: segment {segment!r} is empty on the CT (no tumour voxel)"
+        return None
+
+    found = _memoised(f"seg:{hash((geometry, segment, mask_geometry))}", seg_path, compute)
+    return None if found is None else (found[0], f"{label}: {column} {found[1]}")
 
 
 # --------------------------------------------------------------------------- one patient, the cohort
 
 
-def _patient_problems(label: str, paths, columns, mask_label, volume: bool, tolerance: float) -> list[tuple]:
+def _patient_problems(label: str, paths, columns, mask_label, volume: bool, tolerance: float, segment=None,
+                      mask_geometry="strict") -> list[tuple]:  # fmt: skip
     """``(kind, column, path, message)`` of every problem of one patient's CT and mask."""
-    problems, headers = [], {}
+    from sksurv_tace.preprocessing._alignment import extent_problem, geometry_of, seg_instances, strict_problem
+    from sksurv_tace.preprocessing.dicom import is_dicom_seg
+
+    problems, headers, checked = [], {}, {}
     for value, column in zip(paths, columns, strict=True):
         try:
-            path = check_path(value, label, column)
+            checked[column] = check_path(value, label, column)
         except ValueError as exc:
             problems.append(("missing", column, value, str(exc)))
+    image_column, mask_column = columns
+    seg = mask_column in checked and is_dicom_seg(checked[mask_column])
+    instances = None
+    if seg and image_column in checked:
+        try:
+            instances = seg_instances(checked[image_column], checked[mask_column])
+        except ValueError as exc:
+            problems.append(("unreadable", mask_column, checked[mask_column], f"{label}: {mask_column} {exc}"))
+            return problems
+    for column, path in checked.items():
+        if column == mask_column and seg:
             continue
-        kind, found = _memoised("header", path, _inspect)
+        what = "header" if column != image_column or instances is None else f"header:{hash(instances)}"
+        if what == "header":
+            kind, found = _memoised(what, path, _inspect)
+        else:  # a CT folder with a SEG: only the images the SEG references
+            kind, found = _memoised(what, path, lambda p: _inspect(p, instances))
         if kind is None:
             message = _shape_problem(found, label, column, path, volume=volume)
             kind = None if message is None else "not_volume"
@@ -254,23 +323,48 @@ def _patient_problems(label: str, paths, columns, mask_label, volume: bool, tole
             headers[column] = (path, found)
         else:
             problems.append((kind, column, path, message))
-    image_column, mask_column = columns
-    if image_column in headers and mask_column in headers:
-        (image_path, image), (mask_path, mask) = headers[image_column], headers[mask_column]
-        try:
-            check_same_geometry(image, mask, label, tolerance=tolerance)
-        except ValueError as exc:
-            problems.append(("geometry", mask_column, mask_path, f"{exc} ({mask_column} {mask_path!r}, "
-                             f"{image_column} {image_path!r})"))  # fmt: skip
+    if seg:
+        path = checked[mask_column]
+        if mask_label is not None:
+            message = (f"{label}: {mask_column} {path!r} is a DICOM SEG: choose its segment with segment= "
+                       f"(mask_label={mask_label} applies to label images)")  # fmt: skip
+            problems.append(("mask", mask_column, path, message))
+        elif image_column in headers:
+            found = _seg_problem(label, path, headers[image_column][1], segment, mask_geometry, mask_column)
+            if found is not None:
+                problems.append((found[0], mask_column, path, found[1]))
+        return problems
+    if segment is not None and mask_column in headers:
+        path = headers[mask_column][0]
+        problems.append(("mask", mask_column, path, f"{label}: {mask_column} {path!r} is not a DICOM SEG: "
+                         f"segment={segment!r} applies to DICOM SEG masks; a label image's tumour is chosen with "
+                         "mask_label="))  # fmt: skip
+        return problems
+    labels_found = None
     if mask_column in headers:
         path = headers[mask_column][0]
         kind, found = _memoised("labels", path, _mask_labels)
         if kind is not None:
             problems.append((kind, mask_column, path, f"{label}: {mask_column} {found}"))
         else:
-            message = _label_problem(found, mask_label, label, mask_column, path)
+            labels_found = found
+            message = _label_problem(found[0], mask_label, label, mask_column, path)
             if message is not None:
                 problems.append(("mask", mask_column, path, message))
+                labels_found = None
+    if image_column in headers and mask_column in headers and mask_geometry is not None:
+        (image_path, image), (mask_path, mask) = headers[image_column], headers[mask_column]
+        if mask_geometry == "strict":
+            message = strict_problem(image, mask, label, tolerance)
+        elif labels_found is not None and mask_label in labels_found[1]:
+            box = labels_found[1][mask_label]
+            message = extent_problem(geometry_of(mask), box, geometry_of(image), f"{label}: {mask_column} "
+                                     f"{mask_path!r}")  # fmt: skip
+        else:
+            message = None
+        if message is not None:
+            problems.append(("geometry", mask_column, mask_path, f"{message} ({mask_column} {mask_path!r}, "
+                             f"{image_column} {image_path!r})"))  # fmt: skip
     return problems
 
 
@@ -280,6 +374,8 @@ def find_image_problems(
     image_column: str = "ct",
     mask_column: str = "mask",
     mask_label=None,
+    segment=None,
+    mask_geometry="strict",
     volume: bool = True,
     labels: list[str] | None = None,
     tolerance: float = 1e-3,
@@ -291,10 +387,14 @@ def find_image_problems(
     (its header: :meth:`SimpleITK.ImageFileReader.ReadImageInformation`); a NIfTI file holds
     the voxel data its header declares (a ``.nii`` by its size; a ``.nii.gz`` is decompressed,
     streamed, about 0.12 s per 60 MB of voxels) and no NaN or infinite float voxel; a scalar
-    image, 3-D if ``volume``; the mask on the CT's grid (size, spacing, origin, direction);
-    a tumour in the mask under ``mask_label`` (the rule of
+    image, 3-D if ``volume``; a DICOM series folder makes one regular volume (no duplicate
+    positions, missing slices or uneven spacing; it is read whole); the mask on the CT's grid
+    once both are in one orientation (``mask_geometry="strict"``), or its tumour inside the CT
+    (``"resample"``); a tumour in the mask under ``mask_label`` (the rule of
     :class:`~sksurv_tace.preprocessing.CTPreprocessor`; the mask's voxels are read). A DICOM
-    series folder is read whole. Results are memoised per file on its path, size,
+    SEG mask (recognised by content) is checked as the transformers read it: the ``segment``
+    present, its frames placed on the CT's grid (the CT folder read with only the images the
+    SEG references), not empty. Results are memoised per file on its path, size,
     modification time and inode.
 
     Parameters
@@ -305,6 +405,11 @@ def find_image_problems(
         Names of the path columns.
     mask_label : int or None, default=None
         The tumour's label in the mask; None: a binary mask (one non-zero value).
+    segment : str, int, tuple or None, default=None
+        The tumour segment(s) of DICOM SEG masks (see :class:`~sksurv_tace.preprocessing.CTPreprocessor`).
+    mask_geometry : {"strict", "resample"} or None, default="strict"
+        How masks must match their CT (see :class:`~sksurv_tace.preprocessing.CTPreprocessor`); None
+        skips the grid check of label images (left to pyradiomics' ``correctMask``).
     volume : bool, default=True
         Require 3-D images (:class:`~sksurv_tace.preprocessing.CTPreprocessor` does;
         :class:`~sksurv_tace.preprocessing.RadiomicsExtractor` also takes 2-D ones).
@@ -332,14 +437,18 @@ def find_image_problems(
     >>> problems[["patient", "column", "problem"]].to_dict("records")
     [{'patient': 'patient TACE0002', 'column': 'mask', 'problem': 'missing'}]
     """
+    from sksurv_tace.preprocessing._alignment import check_mask_geometry, check_segment
+
     check_clinical_columns(X, [image_column, mask_column])
     mask_label = _check_mask_label(mask_label)
+    segment = check_segment(segment)
+    mask_geometry = check_mask_geometry(mask_geometry)
     labels = labels if labels is not None else row_labels(X)
     columns = (image_column, mask_column)
     rows = list(zip(labels, X[image_column], X[mask_column], strict=True))
 
     def one(row):
-        return _patient_problems(row[0], row[1:], columns, mask_label, volume, tolerance)
+        return _patient_problems(row[0], row[1:], columns, mask_label, volume, tolerance, segment, mask_geometry)
 
     workers = max(1, min(len(rows), (os.cpu_count() or 1) if n_jobs == -1 else int(n_jobs)))
     if workers == 1:
@@ -361,6 +470,8 @@ def check_image_paths(
     image_column: str = "ct",
     mask_column: str = "mask",
     mask_label=None,
+    segment=None,
+    mask_geometry="strict",
     volume: bool = True,
     labels: list[str] | None = None,
     tolerance: float = 1e-3,
@@ -371,13 +482,14 @@ def check_image_paths(
 
     The checks of :func:`find_image_problems`: missing file; not an image (unknown format,
     damaged); truncated or corrupt NIfTI; NaN or infinite voxels; not a 3-D scalar volume;
-    mask on another grid than its CT; empty or ambiguous mask.
+    a DICOM series with duplicate, missing or unevenly spaced slices; mask on another grid than
+    its CT; empty or ambiguous mask (DICOM SEG: segment missing or empty).
 
     Parameters
     ----------
     X : DataFrame
         One row per patient with the image and mask path columns.
-    image_column, mask_column, mask_label, volume, labels, tolerance, n_jobs
+    image_column, mask_column, mask_label, segment, mask_geometry, volume, labels, tolerance, n_jobs
         As for :func:`find_image_problems`.
     limit : int, default=10
         Patients listed per problem (the rest are counted).
@@ -408,8 +520,8 @@ def check_image_paths(
         patient TACE0001: ct image '...TACE0001_ct.nii.gz' cannot be read: it is not in an image format ...
     """
     problems = find_image_problems(
-        X, image_column=image_column, mask_column=mask_column, mask_label=mask_label, volume=volume,
-        labels=labels, tolerance=tolerance, n_jobs=n_jobs,
+        X, image_column=image_column, mask_column=mask_column, mask_label=mask_label, segment=segment,
+        mask_geometry=mask_geometry, volume=volume, labels=labels, tolerance=tolerance, n_jobs=n_jobs,
     )  # fmt: skip
     if problems.empty:
         return

@@ -15,16 +15,17 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from sksurv_tace._patients import map_patients
-from sksurv_tace._validation import check_clinical_columns, check_nifti_file, check_same_geometry, row_labels
+from sksurv_tace._validation import check_clinical_columns, check_nifti_file, row_labels
+from sksurv_tace.preprocessing._alignment import check_mask_geometry, check_segment, read_ct_and_tumour
+from sksurv_tace.preprocessing.dicom import _read_series, is_dicom_seg
 from sksurv_tace.preprocessing.image_checks import (
     _check_mask_label,
     _non_finite_message,
     _read_error,
     _shape_problem,
-    _tumour_mask,
     check_image_paths,
 )
 
@@ -33,21 +34,29 @@ __all__ = ["read_image", "CTPreprocessor"]
 AIR_HU = -1000.0  # fill value where the crop leaves the volume
 _GEOMETRY_TOLERANCE = 1e-3  # the same tolerance as sksurv_tace.preprocessing.image_checks.check_image_paths
 # bump when the preprocessing or its checks change, to invalidate on-disk caches (2: one mask-label rule,
-# truncated NIfTI and non-finite voxels refused)
-_CACHE_VERSION = 2
+# truncated NIfTI and non-finite voxels refused; 3: DICOM SEG masks, mask_geometry, series checks)
+_CACHE_VERSION = 3
 
 
-def read_image(path):
-    """Read a medical image with SimpleITK, refusing truncated files and non-finite voxels.
+def read_image(path, *, acquisition=None, instances=None):
+    """Read a medical image with SimpleITK, refusing truncated files, non-finite voxels and irregular series.
 
     Parameters
     ----------
     path : str or path-like
         A file SimpleITK reads (NIfTI ``.nii``/``.nii.gz``, NRRD, MHA/MHD, a single DICOM
         file, ...) or a folder holding one DICOM series, read with GDCM through
-        :class:`SimpleITK.ImageSeriesReader` (slices sorted by position). DICOM pixel
-        values come back rescaled (``stored * RescaleSlope + RescaleIntercept``), i.e. in
-        Hounsfield units for CT.
+        :class:`SimpleITK.ImageSeriesReader` (slices sorted by position along the slice normal,
+        whatever the file names or instance numbers). DICOM pixel values come back rescaled
+        (``stored * RescaleSlope + RescaleIntercept``), i.e. in Hounsfield units for CT. A DICOM
+        SEG file is refused here: it is a mask read onto its CT
+        (:func:`~sksurv_tace.preprocessing.read_dicom_seg`, or ``segment=`` on the transformers).
+    acquisition : int, optional
+        DICOM folders only: keep the images of this AcquisitionNumber (one phase of a series
+        that stores several phases under one Series Instance UID). Default None: every image.
+    instances : collection of str, optional
+        DICOM folders only: keep the images with these SOP Instance UIDs, e.g. those a DICOM SEG
+        references (what the transformers do for a SEG mask). Default None: every image.
 
     Returns
     -------
@@ -56,15 +65,18 @@ def read_image(path):
     Raises
     ------
     ValueError
-        Naming the path when it does not exist, holds no or several DICOM series, or
-        cannot be read; when it is a truncated or corrupt NIfTI file (``.nii``,
-        ``.nii.gz``, ``.hdr``/``.img``), which SimpleITK reads without an error, the
-        missing voxels 0; and with the count when it holds NaN or infinite voxels (which
-        SimpleITK reads from NIfTI as 0). For NIfTI the data size the header declares is
+        Naming the path when it does not exist, holds no or several DICOM series, or cannot be
+        read; for a DICOM folder whose (kept) slices do not make one regular volume: duplicate
+        slice positions (e.g. two phases under one Series Instance UID), missing slices or
+        uneven spacing, with the spacings and acquisitions found (the default is to refuse;
+        ``acquisition=`` or ``instances=`` select one volume); when it is a truncated or corrupt
+        NIfTI file (``.nii``, ``.nii.gz``, ``.hdr``/``.img``), which SimpleITK reads without an
+        error, the missing voxels 0; and with the count when it holds NaN or infinite voxels
+        (which SimpleITK reads from NIfTI as 0). For NIfTI the data size the header declares is
         checked against the file, and float voxels are counted as stored: a ``.nii.gz`` is
-        decompressed once more for it (about 0.12 s CPU per 60 MB of voxels; this also
-        finds a damaged gzip stream, which SimpleITK decodes into wrong voxels without an
-        error), a ``.nii`` of integers only has its size compared.
+        decompressed once more for it (about 0.12 s CPU per 60 MB of voxels; this also finds a
+        damaged gzip stream, which SimpleITK decodes into wrong voxels without an error), a
+        ``.nii`` of integers only has its size compared.
 
     Examples
     --------
@@ -93,18 +105,11 @@ def read_image(path):
     stored = None  # non-finite voxels as stored in a NIfTI file (ITK reads them as 0)
     try:
         if os.path.isdir(path):
-            series = sitk.ImageSeriesReader.GetGDCMSeriesIDs(path)
-            if not series:
-                raise ValueError(f"folder {path!r} holds no DICOM series")
-            if len(series) > 1:
-                raise ValueError(
-                    f"folder {path!r} holds {len(series)} DICOM series ({', '.join(series)}); "
-                    "point to a folder with one series"
-                )
-            reader = sitk.ImageSeriesReader()
-            reader.SetFileNames(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(path, series[0]))
-            image = reader.Execute()
+            image = _read_series(path, instances=instances, acquisition=acquisition)
         else:
+            if is_dicom_seg(path):
+                raise ValueError(f"{path!r} is a DICOM SEG (a segmentation, not an image); read it onto its CT "
+                                 "with read_dicom_seg, or give segment= to the image transformers")  # fmt: skip
             stored = check_nifti_file(path)
             image = sitk.ReadImage(path)
     except RuntimeError as exc:
@@ -217,11 +222,11 @@ def _roi_from_arrays(
     return np.ascontiguousarray(roi), roi_mask, info
 
 
-def _read_checked(path: str, label: str, column: str, *, volume: bool = True):
+def _read_checked(path: str, label: str, column: str, *, volume: bool = True, instances=None):
     """Read one file of a patient: the checks of :func:`read_image` (finite voxels, complete file), a scalar
     image, 3-D if ``volume``; errors name the patient (``label``) and the column."""
     try:
-        image = read_image(path)
+        image = read_image(path, instances=instances)
     except ValueError as exc:
         raise ValueError(f"{label}: {column} {exc}") from None
     problem = _shape_problem(image, label, column, path, volume=volume)
@@ -230,51 +235,42 @@ def _read_checked(path: str, label: str, column: str, *, volume: bool = True):
     return image
 
 
-def _read_pair(paths, label: str, columns, *, volume: bool = True):
-    """One patient's checked ``(CT image, mask image)`` (:func:`_read_checked`, the same grid)."""
-    (ct_path, mask_path), (image_column, mask_column) = paths, columns
-    image = _read_checked(ct_path, label, image_column, volume=volume)
-    mask = _read_checked(mask_path, label, mask_column, volume=volume)
-    check_same_geometry(image, mask, label, tolerance=_GEOMETRY_TOLERANCE)
-    return image, mask
+def _read_patient(paths, label: str, columns, mask_label, *, volume: bool = True, segment=None,
+                  mask_geometry="strict"):  # fmt: skip
+    """One patient's checked ``(CT image, tumour image)``: the tumour (a label image's ``mask_label`` or a DICOM
+    SEG's ``segment``) as a 0/1 uint8 image on the CT's grid (``mask_geometry``), for
+    :class:`~sksurv_tace.preprocessing.RadiomicsExtractor` (see :mod:`sksurv_tace.preprocessing._alignment`)."""
+    return read_ct_and_tumour(paths, label, columns, mask_label=mask_label, segment=segment,
+                              mask_geometry=mask_geometry, volume=volume, tolerance=_GEOMETRY_TOLERANCE)  # fmt: skip
 
 
-def _read_patient(paths, label: str, columns, mask_label, *, volume: bool = True):
-    """One patient's checked ``(CT image, tumour image)``: the tumour (:func:`_tumour_mask`) as a 0/1 uint8 image
-    on the CT's grid, for :class:`~sksurv_tace.preprocessing.RadiomicsExtractor`."""
-    import SimpleITK as sitk
+def _load_pair(ct_path: str, mask_path: str, label: str, image_column: str, mask_column: str, mask_label,
+               segment=None, mask_geometry="strict"):  # fmt: skip
+    """Read, check and orient (LPS) one patient's CT and tumour: ``(ct HU, tumour bool, (sx, sy))``.
 
-    image, mask = _read_pair(paths, label, columns, volume=volume)
-    tumour = _tumour_mask(sitk.GetArrayViewFromImage(mask), mask_label, label, columns[1], paths[1])
-    tumour_image = sitk.GetImageFromArray(tumour.view(np.uint8))
-    tumour_image.CopyInformation(mask)
-    return image, tumour_image
-
-
-def _load_pair(ct_path: str, mask_path: str, label: str, image_column: str, mask_column: str, mask_label):
-    """Read, check and orient (LPS) one patient's CT and mask: ``(ct HU, tumour bool, (sx, sy))``.
-
-    The same reading, checks and tumour rule (:func:`_tumour_mask`) as :func:`_read_patient`.
+    The same reading, checks, tumour rule and alignment as :func:`_read_patient`.
     """
     import SimpleITK as sitk
 
-    image, mask = _read_pair((ct_path, mask_path), label, (image_column, mask_column))
+    image, tumour_image = _read_patient((ct_path, mask_path), label, (image_column, mask_column), mask_label,
+                                        segment=segment, mask_geometry=mask_geometry)  # fmt: skip
     # axial slices along the array's first axis, rows anterior->posterior, columns right->left
     image = sitk.DICOMOrient(image, "LPS")
-    mask = sitk.DICOMOrient(mask, "LPS")
+    mask = sitk.DICOMOrient(tumour_image, "LPS")
     if image.GetSize()[2] < 2:
         raise ValueError(
             f"{label}: {image_column} {ct_path!r} has a single axial slice (a 2-D image of size "
             f"{image.GetSize()[:2]}); a 3-D CT volume is needed"
         )
     ct = sitk.GetArrayFromImage(image)  # stored type; only the crop is converted to float
-    tumour = _tumour_mask(sitk.GetArrayViewFromImage(mask), mask_label, label, mask_column, mask_path)
+    tumour = sitk.GetArrayFromImage(mask).astype(bool)
     return ct, tumour, image.GetSpacing()[:2]
 
 
 def _preprocess_patient(paths: tuple[str, str], label: str, columns: tuple[str, str], params: dict):
     """One patient's ``(roi, roi_mask)``: the per-patient function of :func:`~sksurv_tace._patients.map_patients`."""
-    ct, tumour, spacing = _load_pair(*paths, label, *columns, params["mask_label"])
+    ct, tumour, spacing = _load_pair(*paths, label, *columns, params["mask_label"], params.get("segment"),
+                                     params.get("mask_geometry", "strict"))  # fmt: skip
     roi, roi_mask, _ = _roi_from_arrays(
         ct,
         tumour,
@@ -327,7 +323,9 @@ class CTPreprocessor(TransformerMixin, BaseEstimator):
     image_column : str, default="ct"
         Column of ``X`` holding the CT path (file or DICOM series folder).
     mask_column : str, default="mask"
-        Column of ``X`` holding the tumour-mask path, on the CT's grid.
+        Column of ``X`` holding the tumour mask: a label image on the CT's grid (see
+        ``mask_geometry``) or a DICOM SEG file (recognised by its content, whatever its name;
+        see ``segment``).
     window_level : float, default=70.0
         Window centre in HU (liver window).
     window_width : float, default=350.0
@@ -346,6 +344,21 @@ class CTPreprocessor(TransformerMixin, BaseEstimator):
         and every non-zero voxel is tumour; a mask with several non-zero labels is refused
         (a ``ValueError`` naming the patient and the labels found), as is ``0``. The same
         parameter, default and rule as :class:`~sksurv_tace.preprocessing.RadiomicsExtractor`.
+        For label images only (a DICOM SEG's tumour is chosen by ``segment``).
+    segment : str, int, tuple or None, default=None
+        DICOM SEG masks only: the tumour segment by label (e.g. ``"Mass"``) or number, or
+        several as a tuple (their union, e.g. ``("Mass", "Necrosis")``). None: the SEG's only
+        segment; a SEG with several segments is refused (a ``ValueError`` naming the patient
+        and the segments present), as is a label not in the SEG. The segment is rasterised
+        onto the CT's grid from the frames' positions (omitted empty frames and SEGs covering
+        part of the CT included), and a CT series folder is read with only the images the SEG
+        references (so a folder holding two phases reads as the segmented one).
+    mask_geometry : {"strict", "resample"}, default="strict"
+        "strict": the mask must lie on the CT's grid (size, spacing, origin, direction within
+        1e-3) once both are in one orientation, so a mask stored in another axis order (e.g.
+        RAS) on the CT's grid is accepted. "resample": a mask on another grid (a z-cropped
+        mask, a mask drawn on another phase) is resampled onto the CT by nearest neighbour,
+        refused (naming the patient) when the tumour lies partly outside the CT.
     largest_component : bool, default=True
         Centre the ROI on the largest tumour (largest 26-connected component of the
         mask) of a multifocal mask; False uses every tumour voxel for the choice of
@@ -370,8 +383,11 @@ class CTPreprocessor(TransformerMixin, BaseEstimator):
     column or file, an unreadable, truncated or corrupt file (see :func:`read_image`), a
     CT or mask with NaN or infinite voxels (anywhere in the volume: NaN outside the tumour
     would still reach the crop's margin), a 2-D image, a mask of another size, spacing,
-    origin or direction than its CT (tolerance 1e-3), an empty mask, a mask without
-    ``mask_label`` or, with ``mask_label=None``, with several non-zero labels.
+    origin or direction than its CT (tolerance 1e-3, after orientation; with
+    ``mask_geometry="strict"``), an empty mask, a mask without ``mask_label`` or, with
+    ``mask_label=None``, with several non-zero labels, a DICOM SEG without the ``segment``,
+    a DICOM series folder with duplicate slice positions, missing slices or uneven spacing
+    (see :func:`read_image`).
 
     Examples
     --------
@@ -403,6 +419,8 @@ class CTPreprocessor(TransformerMixin, BaseEstimator):
         "image_size": [Interval(Integral, 1, None, closed="left")],
         "n_neighbors": [Interval(Integral, 0, None, closed="left")],
         "mask_label": [Interval(Integral, None, None, closed="neither"), None],
+        "segment": [str, Integral, tuple, list, None],
+        "mask_geometry": [StrOptions({"strict", "resample"})],
         "largest_component": ["boolean"],
         "n_jobs": [Integral, None],
         "memory": [None, str, os.PathLike, HasMethods(["cache"])],
@@ -420,6 +438,8 @@ class CTPreprocessor(TransformerMixin, BaseEstimator):
         image_size=224,
         n_neighbors=1,
         mask_label=None,
+        segment=None,
+        mask_geometry="strict",
         largest_component=True,
         n_jobs=None,
         memory=None,
@@ -433,6 +453,8 @@ class CTPreprocessor(TransformerMixin, BaseEstimator):
         self.image_size = image_size
         self.n_neighbors = n_neighbors
         self.mask_label = mask_label
+        self.segment = segment
+        self.mask_geometry = mask_geometry
         self.largest_component = largest_component
         self.n_jobs = n_jobs
         self.memory = memory
@@ -448,6 +470,8 @@ class CTPreprocessor(TransformerMixin, BaseEstimator):
     def _check_input(self, X) -> list[str]:
         self._validate_params()
         _check_mask_label(self.mask_label)
+        check_segment(self.segment)
+        check_mask_geometry(self.mask_geometry)
         check_clinical_columns(X, [self.image_column, self.mask_column])
         return row_labels(X)
 
@@ -470,7 +494,8 @@ class CTPreprocessor(TransformerMixin, BaseEstimator):
         """
         labels = self._check_input(X)
         check_image_paths(X, image_column=self.image_column, mask_column=self.mask_column, mask_label=self.mask_label,
-                          labels=labels, tolerance=_GEOMETRY_TOLERANCE)  # fmt: skip
+                          segment=self.segment, mask_geometry=self.mask_geometry, labels=labels,
+                          tolerance=_GEOMETRY_TOLERANCE)  # fmt: skip
         return self
 
     def transform(self, X, return_mask=False):
@@ -499,6 +524,8 @@ class CTPreprocessor(TransformerMixin, BaseEstimator):
             "image_size": int(self.image_size),
             "n_neighbors": int(self.n_neighbors),
             "mask_label": _check_mask_label(self.mask_label),
+            "segment": check_segment(self.segment),
+            "mask_geometry": self.mask_geometry,
             "largest_component": bool(self.largest_component),
         }
         params["version"] = _CACHE_VERSION

@@ -32,6 +32,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from sksurv_tace._patients import map_patients
 from sksurv_tace._validation import check_clinical_columns, row_labels
+from sksurv_tace.preprocessing._alignment import check_mask_geometry, check_segment
 from sksurv_tace.preprocessing.image_checks import _check_mask_label, check_image_paths
 from sksurv_tace.preprocessing.imaging import _read_patient
 
@@ -73,7 +74,8 @@ def _extract_patient(paths: tuple[str, str], label: str, columns: tuple[str, str
 
     radiomics.setVerbosity(40)
     # the checks and the tumour rule of every image path; pyradiomics gets the tumour as label 1 of a 0/1 mask
-    image, tumour = _read_patient(paths, label, columns, params["mask_label"], volume=False)
+    geometry = {"segment": params.get("segment"), "mask_geometry": params.get("mask_geometry", "strict")}
+    image, tumour = _read_patient(paths, label, columns, params["mask_label"], volume=False, **geometry)
     extractor = _make_extractor(params["pyradiomics"])
     region = params.get("region", "tumour")
     regions = {"": tumour}
@@ -170,7 +172,18 @@ class RadiomicsExtractor(TransformerMixin, BaseEstimator):
         several non-zero labels is refused (a ``ValueError`` naming the patient and the labels found), as is
         ``0``. The same parameter, default and rule as :class:`~sksurv_tace.preprocessing.CTPreprocessor`, so
         both models see the same tumour. A pyradiomics ``label`` in ``settings`` is taken as ``mask_label``
-        (they must agree when both are given).
+        (they must agree when both are given). For label images; a DICOM SEG's tumour is chosen by ``segment``.
+    segment : str, int, tuple or None, default=None
+        DICOM SEG masks only: the tumour segment(s) by label (``"Mass"``) or number, several as a tuple (their
+        union); None takes a one-segment SEG's only segment and refuses a SEG with several. The same parameter
+        and rule as :class:`~sksurv_tace.preprocessing.CTPreprocessor` (the segment is rasterised onto the CT's
+        grid; a CT folder is read with the images the SEG references).
+    mask_geometry : {"strict", "resample"}, default="strict"
+        "strict": a label-image mask must lie on the CT's grid once both are in one orientation; "resample":
+        it is resampled onto the CT by nearest neighbour (refused when the tumour lies outside the CT). As for
+        :class:`~sksurv_tace.preprocessing.CTPreprocessor`. When ``settings`` set pyradiomics' ``correctMask:
+        True`` and ``mask_geometry="strict"``, the grid check is left to pyradiomics (its
+        ``geometryTolerance`` and mask correction apply, not pre-empted here).
     settings : None, dict or str, default=None
         ``None``: :data:`DEFAULT_CT_SETTINGS` (bin width 25 HU, 1 mm isotropic resampling).
         A dict: either pyradiomics settings (``{"binWidth": 25, ...}``, used instead of the CT defaults on top
@@ -234,6 +247,8 @@ class RadiomicsExtractor(TransformerMixin, BaseEstimator):
         image_column="ct",
         mask_column="mask",
         mask_label=None,
+        segment=None,
+        mask_geometry="strict",
         settings=None,
         image_types=None,
         feature_classes=None,
@@ -247,6 +262,8 @@ class RadiomicsExtractor(TransformerMixin, BaseEstimator):
         self.image_column = image_column
         self.mask_column = mask_column
         self.mask_label = mask_label
+        self.segment = segment
+        self.mask_geometry = mask_geometry
         self.settings = settings
         self.image_types = image_types
         self.feature_classes = feature_classes
@@ -323,14 +340,24 @@ class RadiomicsExtractor(TransformerMixin, BaseEstimator):
             )
         return setting
 
+    def _mask_geometry(self, params: dict):
+        """``mask_geometry``, or None (the check left to pyradiomics) when its ``correctMask`` is on under "strict"."""
+        geometry = check_mask_geometry(self.mask_geometry)
+        if geometry is None:
+            raise ValueError("mask_geometry must be 'strict' or 'resample'; got None")
+        if geometry == "strict" and params.get("setting", {}).get("correctMask"):
+            return None
+        return geometry
+
     def _extract(self, X: pd.DataFrame, params: dict) -> list[dict]:
         check_clinical_columns(X, [self.image_column, self.mask_column])
         import radiomics
 
-        # part of the cache key: a new pyradiomics version may compute other values; "rule" 2: the shared
-        # checks and mask-label rule of sksurv_tace.preprocessing.imaging._read_patient
+        # part of the cache key: a new pyradiomics version may compute other values; "rule" 3: the shared
+        # checks, mask-label/segment rule and alignment of sksurv_tace.preprocessing.imaging._read_patient
         key = {"pyradiomics": params, "version": radiomics.__version__, "include_diagnostics": self.include_diagnostics,
-               "mask_label": self._mask_label(params), "rule": 2}  # fmt: skip
+               "mask_label": self._mask_label(params), "segment": check_segment(self.segment),
+               "mask_geometry": self._mask_geometry(params), "rule": 3}  # fmt: skip
         if self.region != "tumour":  # the tumour's key stays as before, so existing caches still serve it
             key.update(region=self.region, ring_mm=float(self.ring_mm))
         columns = (self.image_column, self.mask_column)
@@ -376,7 +403,8 @@ class RadiomicsExtractor(TransformerMixin, BaseEstimator):
     def _check_files(self, X, params) -> None:
         """Every patient's files checked before any extraction; all bad patients in one ``ValueError``."""
         check_image_paths(X, image_column=self.image_column, mask_column=self.mask_column,
-                          mask_label=self._mask_label(params), volume=False)  # fmt: skip
+                          mask_label=self._mask_label(params), segment=check_segment(self.segment),
+                          mask_geometry=self._mask_geometry(params), volume=False)  # fmt: skip
 
     def _set_fitted(self, X, params, names):
         self.params_ = params
