@@ -119,3 +119,30 @@ def test_cli_validate_and_predict(tmp_path, capsys, development):
     assert set(table["risk_group"]) == {"high", "low"}
     assert (table["risk_group"].eq("high") == (table["risk"] >= table["risk_cutoff"])).all()
     assert table["cutoff_source"].str.contains("Youden").all()
+
+
+def test_synthetic_model_validates_on_the_real_hcc_tace_seg_table(development):
+    """A ClinicalCox fitted on the synthetic cohort's factors that the real table records runs end to end on it;
+    the full synthetic model is refused with the factors the real table lacks named."""
+    from sksurv_tace.datasets import load_hcc_tace_seg
+
+    X_dev, y_dev = development
+    X, y = load_hcc_tace_seg()
+    common = ["age", "sex", "diabetes", "cirrhosis", "hepatitis", "afp", "child_pugh", "response"]
+    X = X.assign(
+        hepatitis=np.where(X["hepatitis"].astype(str).isin(["HBV only", "HCV and HBV"]), "HBV", "No-HBV"),
+        child_pugh=np.where(X["child_pugh"].astype(str) == "A", "A", "B-C"),
+    )
+    keep = X[common].notna().all(axis=1).to_numpy()
+    X, y = X.loc[keep, common].reset_index(drop=True), y[keep]
+    full = ClinicalCox().fit(X_dev, y_dev)
+    lacking = [c for c in full.feature_names_in_ if c not in X.columns and c != "patient_id"]
+    assert len(lacking) == 11
+    with pytest.raises(ValueError, match=re.escape(f"lacks the factor(s) {lacking}")):
+        validate(full, X, y, n_bootstrap=10)
+    model = ClinicalCox().fit(X_dev[common], y_dev)
+    before = model.predict(X).copy()
+    result = validate(model, X, y, development=(X_dev[common], y_dev), recalibrate="slope", n_bootstrap=50)
+    assert np.array_equal(model.predict(X), before)
+    assert result.n == len(X) and 0.4 < result.tables["discrimination"]["estimate"].iloc[0] < 0.8
+    assert 0.5 < result.membership_c <= 1.0
