@@ -86,6 +86,7 @@ def test_cli_validate_and_predict(tmp_path, capsys, development):
     assert "Membership C-index" in printed
     for name in ("validation_report.md", "calibration.png", "discrimination.csv", "calibration.csv", "case_mix.csv",
                  "membership.csv", "risk_groups.csv", "decision_curve.csv", "model.json", "model_card.md",
+                 "risk_groups.png", "decision_curve.png",
                  "tripod_ai.md"):  # fmt: skip
         assert (out / name).is_file(), name
     import hashlib

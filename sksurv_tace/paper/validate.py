@@ -141,6 +141,8 @@ class ValidationResult:
         The model's ``development_`` summary (stored by ``sksurv-tace fit``), when it has one.
     inputs : list of str
         The clinical columns the model reads (:func:`required_columns`).
+    groups : RiskGroups or None
+        The development cut-off's risk groups on the validation cohort (Kaplan–Meier curves).
     """
 
     tables: dict
@@ -157,6 +159,7 @@ class ValidationResult:
     notes: list = field(default_factory=list)
     development: dict | None = None
     inputs: list = field(default_factory=list)
+    groups: object = None
 
     def to_markdown(self, *, model_name: str = "model", model_hash: str | None = None) -> str:
         """A short validation report in Markdown.
@@ -407,7 +410,7 @@ def validate(
                      "the development patients.")  # fmt: skip
     tables["calibration"] = pd.DataFrame(rows)
     value, source = _cutoff(model, development, cutoff, horizon)
-    p_value = None
+    p_value = groups = None
     if value is not None:
         try:
             groups = metrics.risk_groups(y, risk, value)
@@ -423,11 +426,15 @@ def validate(
     return ValidationResult(
         tables, calibration, recalibrated, development_calibration, membership, value, source, p_value, horizon,
         len(X), int(np.asarray(y["event"]).sum()), notes, getattr(model, "development_", None), required_columns(model),
+        groups,
     )  # fmt: skip
 
 
 def write_validation(result: ValidationResult, out, *, model_name: str = "model", model_hash: str | None = None):
-    """Write a :class:`ValidationResult`: CSV tables, ``validation_report.md``, ``calibration.png``, model card.
+    """Write a :class:`ValidationResult`: CSV tables, the report, figures, model card and TRIPOD+AI checklist.
+
+    Figures: ``calibration.png``, ``risk_groups.png`` (Kaplan–Meier at the development cut-off, when formed)
+    and ``decision_curve.png``.
 
     Also ``model_card.md`` and ``tripod_ai.md``
     (:func:`~sksurv_tace.paper.validation_card.validation_model_card`,
@@ -452,6 +459,8 @@ def write_validation(result: ValidationResult, out, *, model_name: str = "model"
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from sksurv_tace.paper import plots
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -463,8 +472,19 @@ def write_validation(result: ValidationResult, out, *, model_name: str = "model"
     ax = result.plot_calibration()
     ax.figure.savefig(out / "calibration.png", dpi=150, bbox_inches="tight")
     plt.close(ax.figure)
+    figures = [out / "calibration.png"]
+    if result.groups is not None:
+        figure = plots.plot_risk_groups(result.groups, title=f"{model_name}, validation cohort")
+        figure.savefig(out / "risk_groups.png", dpi=150, bbox_inches="tight")
+        plt.close(figure)
+        figures.append(out / "risk_groups.png")
+    figure = plots.plot_decision_curve(result.tables["decision_curve"], horizon=result.horizon,
+                                       title=f"{model_name}, validation cohort")  # fmt: skip
+    figure.savefig(out / "decision_curve.png", dpi=150, bbox_inches="tight")
+    plt.close(figure)
+    figures.append(out / "decision_curve.png")
     card, checklist = out / "model_card.md", out / "tripod_ai.md"
     card.write_text(validation_model_card(result, model_name=model_name, model_hash=model_hash) + "\n",
                     encoding="utf-8")  # fmt: skip
     checklist.write_text(validation_tripod_checklist(result, model_name=model_name), encoding="utf-8")
-    return [*written, report, out / "calibration.png", card, checklist]
+    return [*written, report, *figures, card, checklist]
