@@ -56,7 +56,14 @@ def row(name, result, seconds) -> dict:
     return {"validation": name, "n": result.n, "deaths": result.events, "membership C": result.membership_c,
             "discrimination": disc.to_dict(orient="index"), "slope locked": cal.loc["locked", "slope"],
             "slope recalibrated": cal.loc["recalibrated", "slope"], "ICI locked": cal.loc["locked", "ici"],
-            "log-rank p": result.log_rank_p, "seconds": seconds}  # fmt: skip
+            "log-rank p": result.log_rank_p, "HR high vs low": _hazard_ratio(t), "seconds": seconds}  # fmt: skip
+
+
+def _hazard_ratio(tables) -> str:
+    if "risk_groups" not in tables:
+        return "not formed"
+    first = tables["risk_groups"].iloc[0]
+    return f"{first['hazard_ratio']:.2f} ({first['hr_lower']:.2f}-{first['hr_upper']:.2f})"
 
 
 def main() -> None:
