@@ -362,7 +362,7 @@ def test_roi_follows_the_largest_tumour_of_a_multifocal_mask(tmp_path):
     np.testing.assert_allclose(images[0], window(crop(background(), [5, 6, 7], (15, 33), (11, 29))), atol=1e-6)
     assert masks[0].sum() == 64
     # every voxel counted: slice 1 wins; satellite box rows/cols 36..44 (18 mm) + 2 x 10 mm = 19 px from 31
-    images, masks = CTPreprocessor(margin_mm=10.0, image_size=19, largest_component=False).transform(
+    images, masks = CTPreprocessor(margin_mm=10.0, image_size=19, lesions="union").transform(
         X, return_mask=True
     )
     np.testing.assert_allclose(images[0], window(crop(background(), [0, 1, 2], (31, 50), (31, 50))), atol=1e-6)
@@ -376,7 +376,7 @@ def test_roi_follows_the_largest_tumour_of_a_multifocal_mask(tmp_path):
     np.testing.assert_allclose(images[0], window(crop(background(), [5, 6, 7], (15, 33), (11, 29))), atol=1e-6)
     assert masks[0].sum() == 64
     # union box rows 20..42 (23 px), cols 16..42 (27 px): side 54 + 20 mm = 37 px, rows 13..49, cols 11..47
-    images, masks = CTPreprocessor(margin_mm=10.0, image_size=37, largest_component=False).transform(
+    images, masks = CTPreprocessor(margin_mm=10.0, image_size=37, lesions="union").transform(
         X, return_mask=True
     )
     np.testing.assert_allclose(images[0], window(crop(background(), [5, 6, 7], (13, 50), (11, 48))), atol=1e-6)

@@ -147,3 +147,83 @@ def test_lesion_burden_names_the_patient(two_spheres, tmp_path):
         LesionBurden().fit_transform(X)
     with pytest.raises(ValueError, match=r"connectivity"):
         LesionBurden(connectivity=4).fit(X)
+
+
+# --------------------------------------------------------------------------------------------- what the models see
+
+
+@pytest.fixture(scope="module")
+def multinodular(tmp_path_factory):
+    """A CT (1 x 1 mm pixels, 2 mm slices) with a 10 x 10 px lesion on slices 2-5 and a 5 x 5 px one on slice 6."""
+    folder = tmp_path_factory.mktemp("multinodular")
+    ct = np.random.default_rng(1).integers(-100, 240, (8, 40, 40)).astype(np.int16)
+    mask = np.zeros(ct.shape, np.uint8)
+    mask[2:6, 5:15, 5:15] = 1
+    mask[6, 25:30, 30:35] = 1
+    spacing = (2.0, 1.0, 1.0)
+    X = pd.DataFrame({"patient_id": ["P1"], "ct": [_write(folder, "ct.nrrd", ct, spacing)],
+                      "mask": [_write(folder, "mask.nrrd", mask, spacing)]})  # fmt: skip
+    return X, ct, mask
+
+
+def _window(hu):
+    return np.clip((hu.astype(np.float64) - (70.0 - 175.0)) / 350.0, 0.0, 1.0)
+
+
+def test_ct_preprocessor_lesions(multinodular):
+    from sksurv_tace.preprocessing import CTPreprocessor
+
+    X, ct, mask = multinodular
+    # no margin and an output as large as the crop: the ROI is the windowed CT itself (the resize is the identity)
+    largest = CTPreprocessor(margin_mm=0.0, image_size=10)
+    images, masks = largest.transform(X, return_mask=True)
+    np.testing.assert_allclose(images[0], _window(ct[1:4, 5:15, 5:15]), atol=1e-6)  # slice 2 and its neighbours
+    assert masks[0].sum() == 100
+    # "all": the box of every lesion on every slice (rows 5-29, columns 5-34), a 30 px square centred on it
+    images, masks = CTPreprocessor(margin_mm=0.0, image_size=30, lesions="all").transform(X, return_mask=True)
+    np.testing.assert_allclose(images[0], _window(ct[1:4, 3:33, 5:35]), atol=1e-6)
+    assert masks[0].sum() == 100 and mask[6, 3:33, 5:35].sum() == 25  # the second lesion inside the crop
+    # "union": the slice of largest total area (slice 2) and the tumour's box on it, here the large lesion's
+    union = CTPreprocessor(margin_mm=0.0, image_size=10, lesions="union").transform(X)
+    np.testing.assert_array_equal(union, largest.transform(X))
+
+
+def test_largest_component_is_deprecated(multinodular):
+    from sksurv_tace.preprocessing import CTPreprocessor
+
+    X, _, _ = multinodular
+    for value, lesions in ((True, "largest"), (False, "union")):
+        with pytest.warns(FutureWarning, match=rf"largest_component={value}\) is deprecated.*lesions='{lesions}'"):
+            old = CTPreprocessor(margin_mm=0.0, image_size=30, largest_component=value).transform(X)
+        new = CTPreprocessor(margin_mm=0.0, image_size=30, lesions=lesions).transform(X)
+        np.testing.assert_array_equal(old, new)
+    with pytest.warns(FutureWarning), pytest.raises(ValueError, match="disagree"):
+        CTPreprocessor(largest_component=True, lesions="all").transform(X)
+    with pytest.raises(ValueError, match="lesions"):
+        CTPreprocessor(lesions="every").transform(X)
+
+
+def test_radiomics_lesions(two_spheres):
+    from sksurv_tace.preprocessing import RadiomicsExtractor
+
+    paths, large, small = two_spheres
+    X = pd.DataFrame({"patient_id": ["A"], "ct": [paths["ct"]], "mask": [paths["mask"]]})
+    one = {name: X.assign(mask=paths[name]) for name in ("large", "small")}
+    # native grid; no axis lengths: on a sphere pyradiomics returns them complex (sqrt of a -1e-16 eigenvalue)
+    classes = {"firstorder": [], "shape": ["VoxelVolume", "Sphericity", "Maximum3DDiameter"]}
+    kw = dict(settings={"binWidth": 25}, feature_classes=classes, progress=False)
+    union = RadiomicsExtractor(**kw).fit_transform(X)
+    assert union.equals(RadiomicsExtractor(lesions="union", **kw).fit_transform(X))
+    alone = {name: RadiomicsExtractor(**kw).fit_transform(frame) for name, frame in one.items()}
+    # "largest": the features of the large sphere's own mask
+    pd.testing.assert_frame_equal(RadiomicsExtractor(lesions="largest", **kw).fit_transform(X), alone["large"])
+    # "all": each sphere's features, averaged with weights 4/3 pi r^3 in voxels
+    weights = np.array([large.sum(), small.sum()], dtype=float)
+    expected = (alone["large"] * weights[0] + alone["small"] * weights[1]) / weights.sum()
+    pd.testing.assert_frame_equal(RadiomicsExtractor(lesions="all", **kw).fit_transform(X), expected, rtol=1e-12)
+    # the union's volume is the sum of the two, the per-lesion average lies between them
+    volume = "original_shape_VoxelVolume"
+    assert union[volume].iloc[0] == pytest.approx(alone["large"][volume].iloc[0] + alone["small"][volume].iloc[0])
+    assert alone["small"][volume].iloc[0] < expected[volume].iloc[0] < alone["large"][volume].iloc[0]
+    with pytest.raises(ValueError, match="lesions must be one of"):
+        RadiomicsExtractor(lesions="each", **kw).fit(X)

@@ -28,6 +28,7 @@ from sksurv_tace.preprocessing.image_checks import (
     _shape_problem,
     check_image_paths,
 )
+from sksurv_tace.preprocessing.lesions import LESION_MODES, _check_lesions, _roi_focus
 
 __all__ = ["read_image", "CTPreprocessor"]
 
@@ -141,20 +142,6 @@ def _check_finite(image, path: str, stored) -> None:
 # --------------------------------------------------------------------------- per-patient work
 
 
-def _largest_component(mask: np.ndarray) -> np.ndarray:
-    """The largest 26-connected component of a non-empty boolean volume (the first one on ties)."""
-    from scipy import ndimage
-
-    box = ndimage.find_objects(mask.astype(np.uint8))[0]
-    labels, n = ndimage.label(mask[box], structure=np.ones((3, 3, 3), dtype=bool))
-    if n == 1:
-        return mask
-    sizes = np.bincount(labels.ravel())[1:]
-    largest = np.zeros_like(mask)
-    largest[box] = labels == 1 + int(np.argmax(sizes))
-    return largest
-
-
 def _roi_from_arrays(
     ct: np.ndarray,
     mask: np.ndarray,
@@ -165,7 +152,7 @@ def _roi_from_arrays(
     margin_mm: float,
     image_size: int,
     n_neighbors: int,
-    largest_component: bool = True,
+    lesions: str = "largest",
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Cut the tumour ROI out of one volume.
 
@@ -173,19 +160,14 @@ def _roi_from_arrays(
     in-plane spacing ``spacing_xy = (sx, sy)`` in mm. Returns the windowed ROI
     ``(2 * n_neighbors + 1, image_size, image_size)`` float32 in [0, 1], the ROI mask of
     the central slice ``(image_size, image_size)`` bool (every tumour voxel), and a dict
-    describing the crop.
+    describing the crop. ``lesions`` chooses the slice and the box (:mod:`sksurv_tace.preprocessing.lesions`).
     """
     import torch
 
     n_slices, n_rows, n_cols = ct.shape
-    focus = _largest_component(mask) if largest_component else mask
-    areas = focus.sum(axis=(1, 2))
-    k = int(np.argmax(areas))  # first slice of largest tumour area
+    k, (y0, y1, x0, x1) = _roi_focus(mask, lesions)  # first slice of largest tumour area, the box to crop
     slices = np.clip(np.arange(k - n_neighbors, k + n_neighbors + 1), 0, n_slices - 1)
 
-    rows = np.flatnonzero(focus[k].any(axis=1))
-    cols = np.flatnonzero(focus[k].any(axis=0))
-    y0, y1, x0, x1 = int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])
     sx, sy = float(spacing_xy[0]), float(spacing_xy[1])
     side_mm = max((x1 - x0 + 1) * sx, (y1 - y0 + 1) * sy) + 2.0 * margin_mm
     # the same physical side along x and y: anisotropic pixels give a non-square pixel crop,
@@ -280,7 +262,7 @@ def _preprocess_patient(paths: tuple[str, str], label: str, columns: tuple[str, 
         margin_mm=params["margin_mm"],
         image_size=params["image_size"],
         n_neighbors=params["n_neighbors"],
-        largest_component=params["largest_component"],
+        lesions=params["lesions"],
     )
     return roi, roi_mask
 
@@ -296,8 +278,8 @@ class CTPreprocessor(TransformerMixin, BaseEstimator):
     1. read the CT and its mask with SimpleITK (see :func:`read_image`), check that they
        share one grid, and orient both to LPS (axial slices; columns run from the
        patient's right to left, rows from anterior to posterior, as radiologists view them);
-    2. take the largest tumour (largest 26-connected component of the mask, see
-       ``largest_component``), the axial slice where its area is largest (the first such
+    2. take the largest tumour (largest 26-connected component of the mask; see
+       ``lesions``), the axial slice where its area is largest (the first such
        slice on ties), and that slice's ``n_neighbors`` neighbours on each side as
        channels (indices clamped at the first/last slice of the volume);
     3. crop a square centred on the tumour's bounding box on that slice, of side
@@ -359,10 +341,17 @@ class CTPreprocessor(TransformerMixin, BaseEstimator):
         RAS) on the CT's grid is accepted. "resample": a mask on another grid (a z-cropped
         mask, a mask drawn on another phase) is resampled onto the CT by nearest neighbour,
         refused (naming the patient) when the tumour lies partly outside the CT.
-    largest_component : bool, default=True
-        Centre the ROI on the largest tumour (largest 26-connected component of the
-        mask) of a multifocal mask; False uses every tumour voxel for the choice of
-        slice and the bounding box.
+    lesions : {"largest", "union", "all"}, default="largest"
+        Which lesions (26-connected components of the tumour mask,
+        :func:`~sksurv_tace.preprocessing.label_lesions`) of a multinodular liver choose the slice and
+        the crop: "largest", the largest lesion (its slice of largest area, its box on it); "union",
+        every tumour voxel as one ROI (the slice of largest total tumour area, the tumour's box on it);
+        "all", the slice of largest total tumour area, cropped around the in-plane box of every lesion
+        on every slice, so that no lesion lies outside the crop. The ROI mask shows every tumour voxel
+        of the slice in each case.
+    largest_component : bool or "deprecated", default="deprecated"
+        Deprecated (FutureWarning), use ``lesions``: True is ``lesions="largest"``, False is
+        ``lesions="union"``.
     n_jobs : int or None, default=None
         Patients processed in parallel with :class:`joblib.Parallel` (None = 1).
     memory : None, str, path-like or joblib.Memory, default=None
@@ -421,7 +410,8 @@ class CTPreprocessor(TransformerMixin, BaseEstimator):
         "mask_label": [Interval(Integral, None, None, closed="neither"), None],
         "segment": [str, Integral, tuple, list, None],
         "mask_geometry": [StrOptions({"strict", "resample"})],
-        "largest_component": ["boolean"],
+        "lesions": [StrOptions(set(LESION_MODES))],
+        "largest_component": ["boolean", StrOptions({"deprecated"})],
         "n_jobs": [Integral, None],
         "memory": [None, str, os.PathLike, HasMethods(["cache"])],
         "progress": ["boolean"],
@@ -440,7 +430,8 @@ class CTPreprocessor(TransformerMixin, BaseEstimator):
         mask_label=None,
         segment=None,
         mask_geometry="strict",
-        largest_component=True,
+        lesions="largest",
+        largest_component="deprecated",
         n_jobs=None,
         memory=None,
         progress=False,
@@ -455,6 +446,7 @@ class CTPreprocessor(TransformerMixin, BaseEstimator):
         self.mask_label = mask_label
         self.segment = segment
         self.mask_geometry = mask_geometry
+        self.lesions = lesions
         self.largest_component = largest_component
         self.n_jobs = n_jobs
         self.memory = memory
@@ -474,6 +466,24 @@ class CTPreprocessor(TransformerMixin, BaseEstimator):
         check_mask_geometry(self.mask_geometry)
         check_clinical_columns(X, [self.image_column, self.mask_column])
         return row_labels(X)
+
+    def _lesions(self) -> str:
+        """``lesions``, or what the deprecated ``largest_component`` asks for (with a FutureWarning)."""
+        lesions = _check_lesions(self.lesions)
+        if isinstance(self.largest_component, str) and self.largest_component == "deprecated":
+            return lesions
+        import warnings
+
+        asked = "largest" if self.largest_component else "union"
+        warnings.warn(
+            f"CTPreprocessor(largest_component={self.largest_component}) is deprecated and will be removed; use "
+            f"lesions={asked!r}",
+            FutureWarning,
+            stacklevel=3,
+        )
+        if lesions != "largest" and lesions != asked:
+            raise ValueError(f"largest_component={self.largest_component} and lesions={lesions!r} disagree")
+        return asked
 
     def fit(self, X, y=None):
         """Check the parameters, the path columns and every patient's files (nothing is learnt).
@@ -526,7 +536,7 @@ class CTPreprocessor(TransformerMixin, BaseEstimator):
             "mask_label": _check_mask_label(self.mask_label),
             "segment": check_segment(self.segment),
             "mask_geometry": self.mask_geometry,
-            "largest_component": bool(self.largest_component),
+            "lesions": self._lesions(),
         }
         params["version"] = _CACHE_VERSION
         results = map_patients(_preprocess_patient, X, columns, params, memory=self.memory, n_jobs=self.n_jobs,

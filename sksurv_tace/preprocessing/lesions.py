@@ -139,13 +139,20 @@ def lesion_masks(mask, lesions: str, *, connectivity: int = 26) -> list[np.ndarr
 
 
 def _volume_weighted(rows: list[dict], sizes: list[int]) -> dict:
-    """Per-lesion feature rows averaged with the lesions' voxel counts as weights (``lesions="all"`` radiomics).
+    """Per-lesion feature rows averaged with the lesions' voxel counts as weights (``lesions="all"`` radiomics);
+    pyradiomics' non-numeric ``diagnostics_*`` entries are those of the first (largest) lesion.
 
-    >>> _volume_weighted([{"a": 1.0}, {"a": 4.0}], [3, 1])
-    {'a': 1.75}
+    >>> _volume_weighted([{"a": 1.0, "diagnostics_x": "v1"}, {"a": 4.0, "diagnostics_x": "v2"}], [3, 1])
+    {'a': 1.75, 'diagnostics_x': 'v1'}
     """
     weights = np.asarray(sizes, dtype=np.float64) / float(np.sum(sizes))
-    return {name: float(sum(w * float(row[name]) for w, row in zip(weights, rows, strict=True))) for name in rows[0]}
+    out = {}
+    for name, first in rows[0].items():
+        if name.startswith("diagnostics_"):
+            out[name] = first
+        else:
+            out[name] = float(sum(w * float(row[name]) for w, row in zip(weights, rows, strict=True)))
+    return out
 
 
 def _roi_focus(mask: np.ndarray, lesions: str, *, connectivity: int = 26) -> tuple[int, tuple[int, int, int, int]]:

@@ -35,6 +35,7 @@ from sksurv_tace._validation import check_clinical_columns, row_labels
 from sksurv_tace.preprocessing._alignment import check_mask_geometry, check_segment
 from sksurv_tace.preprocessing.image_checks import _check_mask_label, check_image_paths
 from sksurv_tace.preprocessing.imaging import _read_patient
+from sksurv_tace.preprocessing.lesions import _check_lesions, _volume_weighted, lesion_masks
 
 __all__ = ["RadiomicsExtractor", "DEFAULT_CT_SETTINGS", "peritumoral_ring"]
 
@@ -76,6 +77,23 @@ def _extract_patient(paths: tuple[str, str], label: str, columns: tuple[str, str
     # the checks and the tumour rule of every image path; pyradiomics gets the tumour as label 1 of a 0/1 mask
     geometry = {"segment": params.get("segment"), "mask_geometry": params.get("mask_geometry", "strict")}
     image, tumour = _read_patient(paths, label, columns, params["mask_label"], volume=False, **geometry)
+    lesions = params.get("lesions", "union")
+    if lesions == "union":
+        return _tumour_features(image, tumour, params, label)
+    import SimpleITK as sitk
+
+    masks = lesion_masks(sitk.GetArrayViewFromImage(tumour), lesions)
+    rows = []
+    for i, mask in enumerate(masks):
+        lesion = sitk.GetImageFromArray(mask.view(np.uint8))
+        lesion.CopyInformation(tumour)
+        where = f"{label}: lesion {i + 1} of {len(masks)} ({int(mask.sum())} voxels; lesions={lesions!r})"
+        rows.append(_tumour_features(image, lesion, params, where))
+    return rows[0] if len(rows) == 1 else _volume_weighted(rows, [int(m.sum()) for m in masks])
+
+
+def _tumour_features(image, tumour, params: dict, label: str) -> dict:
+    """pyradiomics features of one tumour mask (0/1 image) and, with ``region``, of its peritumoural ring."""
     extractor = _make_extractor(params["pyradiomics"])
     region = params.get("region", "tumour")
     regions = {"": tumour}
@@ -205,6 +223,14 @@ class RadiomicsExtractor(TransformerMixin, BaseEstimator):
         Show a tqdm progress bar over patients.
     include_diagnostics : bool, default=False
         Also return pyradiomics' ``diagnostics_*`` entries (non-numeric; off for modelling).
+    lesions : {"union", "largest", "all"}, default="union"
+        Which lesions (26-connected components of the tumour mask,
+        :func:`~sksurv_tace.preprocessing.label_lesions`) of a multinodular liver the features describe:
+        "union", every lesion as one ROI (pyradiomics' single label); "largest", the largest lesion only
+        (the one the deep models' default crop shows); "all", each lesion extracted on its own and every
+        feature averaged over the lesions with their voxel counts as weights (diagnostics from the largest).
+        With ``region`` other than "tumour" the ring is drawn around the lesion(s) extracted. See
+        :class:`~sksurv_tace.preprocessing.LesionBurden` for lesion count and total volume.
     region : {"tumour", "ring", "tumour+ring"}, default="tumour"
         Where features are computed: inside the tumour mask; in the peritumoural ring
         (:func:`peritumoral_ring`: within ``ring_mm`` of the tumour, outside it, inside the body), the
@@ -258,6 +284,7 @@ class RadiomicsExtractor(TransformerMixin, BaseEstimator):
         include_diagnostics=False,
         region="tumour",
         ring_mm=10.0,
+        lesions="union",
     ):
         self.image_column = image_column
         self.mask_column = mask_column
@@ -273,6 +300,7 @@ class RadiomicsExtractor(TransformerMixin, BaseEstimator):
         self.include_diagnostics = include_diagnostics
         self.region = region
         self.ring_mm = ring_mm
+        self.lesions = lesions
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -282,6 +310,7 @@ class RadiomicsExtractor(TransformerMixin, BaseEstimator):
         return tags
 
     def _params(self) -> dict:
+        _check_lesions(self.lesions)
         if self.region not in _REGIONS:
             raise ValueError(f"region must be one of {_REGIONS}; got {self.region!r}")
         ring_mm = self.ring_mm
@@ -360,6 +389,8 @@ class RadiomicsExtractor(TransformerMixin, BaseEstimator):
                "mask_geometry": self._mask_geometry(params), "rule": 3}  # fmt: skip
         if self.region != "tumour":  # the tumour's key stays as before, so existing caches still serve it
             key.update(region=self.region, ring_mm=float(self.ring_mm))
+        if self.lesions != "union":  # likewise
+            key.update(lesions=self.lesions)
         columns = (self.image_column, self.mask_column)
         return map_patients(_extract_patient, X, columns, key, memory=self.memory, n_jobs=self.n_jobs,
                             progress=self.progress, desc="radiomics")  # fmt: skip
