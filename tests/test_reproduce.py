@@ -106,6 +106,8 @@ def test_all_five_models_on_tiny_images(tmp_path):
     np.testing.assert_array_equal(reloaded.predict(X), result.models["CNNCox"].predict(X))
     assert np.isfinite(result.tables["table3"]["validation_td_auc"]).all()
     assert isinstance(result.tables["auc_pvalues"], pd.DataFrame)
+    assert set(result.tables["table_s1"]["model"]) == {"CTSurvival", "FusionSurvival"}
+    assert "Table S1. Multivariable Cox" in (tmp_path / "o" / "report.md").read_text(encoding="utf-8")
 
 
 def test_real_hcc_tace_seg_table(tmp_path):
@@ -143,3 +145,28 @@ def test_results_json_holds_settings_versions_and_every_reported_number(clinical
     high = result.models["ClinicalCox"].predict(X[validation]) >= groups[0]["cutoff"]
     lifelines_p = logrank_test(y_va["time"][high], y_va["time"][~high], y_va["event"][high], y_va["event"][~high])
     assert groups[0]["log_rank_p"] == pytest.approx(lifelines_p.p_value, rel=1e-6)
+
+
+def test_table_s1_is_the_multivariable_cox_of_a_deep_models_training_output(tmp_path):
+    """Table S1: the model named FusionSurvival's training risk (per SD) beside Table 2's selected factors; its
+    coefficients are scikit-survival's Efron Cox on the same design. Any estimator stands in for the net here."""
+    from sksurv.linear_model import CoxPHSurvivalAnalysis
+
+    from sksurv_tace.paper.protocol import run_protocol
+
+    X, y = make_tace_cohort(200, with_images=False, random_state=3)
+    stand_in = ClinicalCox(columns=["age", "afp", "tumor_size"], p_univariate=1.0, p_multivariable=1.0)
+    table2_model = ClinicalCox()
+    run = run_protocol(X, y, {"FusionSurvival": stand_in}, table2_model=table2_model, n_bootstrap=20,
+                       log=lambda line: None)  # fmt: skip
+    table = run.tables["table_s1"]
+    assert set(table["model"]) == {"FusionSurvival"}
+    assert table["factor"].iloc[0] == "FusionSurvival output (per SD)"
+    X_tr, y_tr = X.iloc[run.train], y[run.train]
+    clinical = ClinicalCox().fit(X_tr, y_tr)
+    risk = run.fitted["FusionSurvival"].predict(X_tr)
+    design = clinical.preprocessor_.transform(X_tr)[clinical.selected_features_]
+    design.insert(0, "score", (risk - risk.mean()) / risk.std())
+    coef = CoxPHSurvivalAnalysis(ties="efron").fit(design.to_numpy(float), y_tr).coef_
+    np.testing.assert_allclose(table["coef_multi"].to_numpy(float), coef, rtol=1e-4, atol=1e-6)
+    assert set(table["factor"].iloc[1:]) == {c.split("=")[0] for c in clinical.selected_features_}

@@ -111,6 +111,34 @@ def _fit_models(models: dict, X, y, log: Callable[[str], None]) -> tuple[dict, d
     return fitted, seconds
 
 
+#: Deep models whose training output enters Table S1 (the paper's DLOP_CTR and DLOP_Combin).
+TABLE_S1_MODELS = ("CTSurvival", "FusionSurvival")
+
+
+def _table_s1(clinical, X_tr, y_tr, risk_tr: dict) -> pd.DataFrame | None:
+    """Table S1: multivariable Cox of the training cohort, a deep model's output (per SD) beside the clinical factors
+    that ``clinical`` (Table 2's fitted ClinicalCox) selected; one model per block. The output is scored on the
+    rows the model was trained on, as in the paper, so its HR is optimistic."""
+    from sksurv_tace.preprocessing import cox_table
+
+    design = clinical.preprocessor_.transform(X_tr)[list(clinical.selected_features_)]
+    blocks = []
+    for name in (n for n in TABLE_S1_MODELS if n in risk_tr):
+        risk = risk_tr[name]
+        if not np.std(risk) > 0:
+            continue
+        column = f"{name} output (per SD)"
+        frame = design.assign(**{column: (risk - risk.mean()) / risk.std()})[[column, *design.columns]]
+        blocks.append(cox_table(frame, y_tr, univariable=False).assign(model=name))
+    if not blocks:
+        return None
+    table = pd.concat(blocks, ignore_index=True)
+    summary = clinical.summary_
+    references = dict(zip(summary["factor"], summary["reference"].fillna(""), strict=True))
+    table["reference"] = table["factor"].map(references).fillna("")
+    return table[["model", *[c for c in table.columns if c != "model" and not c.endswith("_uni")]]]
+
+
 def _predict(fitted: dict, X, horizon: float) -> tuple[dict, dict]:
     risk = {name: np.asarray(m.predict(X), dtype=float) for name, m in fitted.items()}
     surv = {name: np.asarray(m.predict_survival_at(X, [horizon]), dtype=float)[:, 0] for name, m in fitted.items()}
@@ -258,11 +286,16 @@ def run_protocol(
     log(f"[split] {len(idx_tr)} training / {len(idx_va)} validation patients (seed {random_state})")
     groups = np.where(np.isin(np.arange(len(X)), idx_tr), "Training", "Validation")
     tables = {"table1": baseline_table(X, y, groups=groups, units=CLINICAL_UNITS)}
-    tables["table2"] = _with_units(clone(table2_model).fit(X_tr, y_tr).summary_)
+    clinical = clone(table2_model).fit(X_tr, y_tr)
+    tables["table2"] = _with_units(clinical.summary_)
 
     fitted, fit_seconds = _fit_models(models, X_tr, y_tr, log)
     risk_tr, _ = _predict(fitted, X_tr, horizon)
     risk_va, surv_va = _predict(fitted, X_va, horizon)
+    table_s1 = _table_s1(clinical, X_tr, y_tr, risk_tr)
+    if table_s1 is not None:
+        log("[evaluate] Table S1: multivariable Cox of the deep models' training output with the clinical factors")
+        tables["table_s1"] = table_s1
     log("[evaluate] Table 3: TD AUC and operating point at the training Youden cut-off")
     tables["table3"], cutoffs = _table3(y_tr, y_va, risk_tr, risk_va, horizon)
     log(f"[evaluate] Table 4: Harrell's C with {n_bootstrap} bootstrap resamples")

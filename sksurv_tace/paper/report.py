@@ -253,6 +253,16 @@ def _display_oracle(table: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
+def _display_table_s1(table: pd.DataFrame) -> pd.DataFrame:
+    """Table S1 as printed: per model, the multivariable HR (95% CI) and p of its output and the factors."""
+    blocks = []
+    for model, block in table.groupby("model", sort=False):
+        shown = display_table2(block.assign(reference=block["reference"].fillna("")))
+        shown = shown[[c for c in shown.columns if "univariable" not in c]]
+        blocks.append(shown.assign(model=model)[["model", *shown.columns]])
+    return pd.concat(blocks, ignore_index=True)
+
+
 def _display_pvalue_matrix(table: pd.DataFrame) -> pd.DataFrame:
     """The pairwise TD AUC tests: every cell a p-value by the report's p-value rule."""
     return table.assign(**{c: table[c].map(lambda p: format_p(p, missing="")) for c in table.columns if c != "model"})
@@ -279,6 +289,9 @@ _SECTIONS = [
     ("table2", "Table 2. Univariable and multivariable Cox regression of clinical factors (training cohort; "
      "multivariable: factors with univariable p < 0.05; a numeric factor's HR is per one unit in brackets, "
      "log1p(x) = ln(1 + x))", display_table2),
+    ("table_s1", "Table S1. Multivariable Cox regression of the training cohort: each deep model's output (per SD "
+     "of its training risk) beside the clinical factors of Table 2's model (the output is scored on the patients "
+     "the net was trained on, as in the paper, so its HR is optimistic)", _display_table_s1),
     ("table3", "Table 3. 3-year time-dependent AUC and operating point at the training Youden cut-off",
      display_table3),
     ("table4", "Table 4. Harrell's C-index, tests against FusionSurvival (paired bootstrap), BH-FDR",
