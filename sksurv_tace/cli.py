@@ -47,15 +47,31 @@ def _cohort(args: argparse.Namespace) -> int:
 
 def _load_cohort(args: argparse.Namespace, *, check_images: bool = True):
     """The manifest's ``(X, y)``; with ``check_images`` every patient's CT and mask checked now, all bad ones
-    named in one message, before any model trains (``evaluate`` reads no image and skips it)."""
+    named in one message, before any model trains (``evaluate`` reads no image and skips it). The mask options
+    (``--segment``, ``--mask-label``, ``--mask-geometry``, a ``segment`` column) go to ``args.image_options``."""
     from sksurv_tace.datasets.manifest import load_manifest
     from sksurv_tace.preprocessing.image_checks import check_image_paths
 
     X, y = load_manifest(args.manifest, time_unit=args.time_unit, check_files=False)
+    X, args.image_options = _image_options(args, X)
     if check_images and {"ct", "mask"} <= set(X.columns):
         with _c_stderr_hidden(args.verbose):
-            check_image_paths(X)
+            check_image_paths(X, **args.image_options)
     return X, y
+
+
+def _image_options(args: argparse.Namespace, X):
+    """``(X without a segment column, mask options)`` from ``--segment``, ``--mask-label``, ``--mask-geometry``."""
+    from sksurv_tace.preprocessing._alignment import cohort_image_options
+
+    return cohort_image_options(X, segment=getattr(args, "segment", None), mask_label=getattr(args, "mask_label", None),
+                                mask_geometry=getattr(args, "mask_geometry", None))  # fmt: skip
+
+
+def _apply_image_options(model, options: dict) -> None:
+    from sksurv_tace.preprocessing._alignment import apply_image_options
+
+    apply_image_options(model, options)
 
 
 @contextlib.contextmanager
@@ -102,6 +118,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         X, y, out=out, quick=args.quick, device=args.device, repeats=args.repeats, random_state=args.seed,
         truth=truth, n_bootstrap=args.n_bootstrap, n_jobs=args.n_jobs, impute=args.impute, cohort_name=name,
         excluded=excluded, progress=not args.quiet, log=_silent if args.quiet else print,
+        image_options=getattr(args, "image_options", None),
     )  # fmt: skip
     comparison = result.tables["comparison"]
     print("\nValidation cohort, ours next to the paper:")
@@ -152,7 +169,7 @@ def _fit(args: argparse.Namespace) -> int:
     out = _new_output(args)
     X, y = _load_cohort(args)
     models = paper_models(quick=args.quick, device=args.device, random_state=args.seed, n_jobs=args.n_jobs,
-                          progress=not args.quiet, **cohort_options(X))  # fmt: skip
+                          progress=not args.quiet, image_options=args.image_options, **cohort_options(X))  # fmt: skip
     if args.model not in MODEL_NAMES:
         raise ValueError(f"unknown model {args.model!r}; the models are {', '.join(MODEL_NAMES)}")
     if args.model not in models:
@@ -214,6 +231,7 @@ def _predict(args: argparse.Namespace) -> int:
     out = _new_output(args)
     model = _load_model(args)
     X, _ = _load_cohort(args)
+    _apply_image_options(model, args.image_options)
     _check_factors(model, X)
     days = [365.0, 730.0, 1095.0]
     survival = model.predict_survival_at(X, days)
@@ -255,6 +273,7 @@ def _validate(args: argparse.Namespace) -> int:
     model_hash = _sha256(args.model) if Path(args.model).is_file() else None
     model = _load_model(args)
     X, y = _load_cohort(args, check_images=False)
+    _apply_image_options(model, args.image_options)
     _check_factors(model, X)
     development = None
     if args.development:
@@ -357,6 +376,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--time-unit", default="days", choices=["days", "weeks", "months", "years"],
                        help="unit of the manifest's time column (default: days)")  # fmt: skip
 
+    def mask_options(p):
+        p.add_argument("--segment", action="append", metavar="LABEL",
+                       help="DICOM SEG masks: the tumour segment, by label (e.g. Mass) or number; repeat for a union "
+                       "(default: the manifest's segment column, else a one-segment SEG's only segment)")  # fmt: skip
+        p.add_argument("--mask-label", type=int, default=None,
+                       help="label-image masks: the tumour's label (default: a binary mask)")  # fmt: skip
+        p.add_argument("--mask-geometry", choices=["strict", "resample"], default=None,
+                       help="strict: masks on the CT's grid (after orientation); resample: nearest-neighbour onto "
+                       "the CT (default: strict, or the saved model's setting)")  # fmt: skip
+
     def model_options(p):
         p.add_argument("--quick", action="store_true", help="CPU preset: ResNet-18, 64 px, few epochs")
         p.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"], help="where to train (default: cpu)")
@@ -371,6 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     manifest_options(rep, required=False)
     model_options(rep)
+    mask_options(rep)
     rep.add_argument("--out", default="reproduce_out", help="output folder (default: reproduce_out)")
     rep.add_argument("--n-patients", type=int, default=301, help="size of the synthetic cohort (default: 301)")
     rep.add_argument("--repeats", type=int, default=1, help="number of seeded splits (default: 1)")
@@ -409,6 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Fit one of the paper's models on a cohort and save it with joblib.")  # fmt: skip
     manifest_options(fit)
     model_options(fit)
+    mask_options(fit)
     fit.add_argument("--model", required=True, help="FusionSurvival, CTSurvival, CNNCox, RadiomicsCox or ClinicalCox")
     fit.add_argument("--out", required=True, help="file to save the fitted model to (.joblib)")
     fit.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
@@ -419,6 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
                           description="Write patient_id, risk, survival at 365, 730 and 1095 days (survival_365, "
                           "survival_730, survival_1095) and the high/low risk group to a CSV.")  # fmt: skip
     manifest_options(pred)
+    mask_options(pred)
     pred.add_argument("--model", required=True, help="a model saved by 'sksurv-tace fit'")
     pred.add_argument("--out", required=True, help="CSV file to write")
     pred.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
@@ -443,6 +475,7 @@ def build_parser() -> argparse.ArgumentParser:
         "calibration.png and model.json (with the model file's SHA-256).",
     )
     manifest_options(val)
+    mask_options(val)
     val.add_argument("--model", required=True, help="a model saved by 'sksurv-tace fit' (or reproduce's models/)")
     val.add_argument("--out", required=True, help="output folder (created if missing)")
     val.add_argument("--development", help="manifest of the development cohort (Table 1 and membership C-index)")

@@ -24,6 +24,7 @@ Public API (stable; other test modules import it):
 from __future__ import annotations
 
 import copy as copy_module
+import functools
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -55,6 +56,16 @@ def _uid(*parts) -> str:
     return str(generate_uid(prefix=_UID_ROOT, entropy_srcs=[str(p) for p in parts]))
 
 
+@functools.lru_cache(maxsize=4)
+def _real_hu(patient: str) -> np.ndarray:
+    import pydicom
+
+    ds = pydicom.dcmread(REAL_SLICES[patient])
+    hu = ds.pixel_array.astype(np.float64) * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+    hu.setflags(write=False)
+    return hu
+
+
 def real_ct_volume(n_slices: int = 12, size: int = 64, *, patient: str = "HCC_001") -> np.ndarray:
     """A small CT volume in HU from a real 512x512 slice: block-mean shrunk to ``size`` x ``size``.
 
@@ -72,11 +83,7 @@ def real_ct_volume(n_slices: int = 12, size: int = 64, *, patient: str = "HCC_00
     -------
     ndarray of int16, shape (n_slices, size, size)
     """
-    import pydicom
-
-    ds = pydicom.dcmread(REAL_SLICES[patient])
-    hu = ds.pixel_array.astype(np.float64) * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
-    hu = np.maximum(hu, -1024.0)  # outside the reconstruction circle: air
+    hu = np.maximum(_real_hu(patient), -1024.0)  # outside the reconstruction circle: air
     if 512 % size:
         raise ValueError(f"size must divide 512; got {size}")
     block = 512 // size

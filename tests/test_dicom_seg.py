@@ -252,3 +252,113 @@ def test_seg_on_another_grid(tmp_path):
     assert 2 * np.sum(aligned.astype(bool) & truth) / (aligned.sum() + truth.sum()) > 0.9  # Dice
     check_image_paths(X, mask_geometry="resample")
     assert CTPreprocessor(mask_geometry="resample", image_size=16).fit_transform(X).shape == (1, 3, 16, 16)
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+def _dicom_manifest(root, n=12):
+    """A cohort of ``n`` patients, each a CT series (shuffled names, alternating real slices) and a two-segment SEG
+    (Liver, Mass; the Mass a ball of random radius 8-16 mm), written as a manifest with a ``segment`` column."""
+    from sksurv_tace.datasets import make_tace_cohort
+    from sksurv_tace.datasets.manifest import write_manifest
+
+    X, y = make_tace_cohort(n, random_state=0, with_images=False)
+    rng = np.random.default_rng(0)
+    liver = sphere(SHAPE, (-20.0, 20.0, -46.0), 60.0, spacing=SPACING, origin=ORIGIN)
+    masses = []
+    for i, pid in enumerate(X["patient_id"]):
+        mass = sphere(
+            SHAPE, (-10.0 + 20.0 * rng.random(), 10.0, -46.0), 8.0 + 8.0 * rng.random(), spacing=SPACING, origin=ORIGIN
+        )
+        volume = np.where(
+            mass, 60 + 60 * rng.random(), real_ct_volume(*SHAPE[:2], patient=("HCC_001", "HCC_048")[i % 2])
+        )
+        ct = write_ct_series(
+            root / pid / "ct", volume, spacing=SPACING, origin=ORIGIN, patient_id=pid, shuffle_names=True
+        )
+        write_seg(root / pid / "seg.dcm", ct, {"Liver": liver, "Mass": mass})
+        masses.append(mass)
+    X["ct"] = [str(root / pid / "ct") for pid in X["patient_id"]]
+    X["mask"] = [str(root / pid / "seg.dcm") for pid in X["patient_id"]]
+    X["segment"] = "Mass"
+    return write_manifest(root / "manifest.csv", X, y), X, masses
+
+
+def test_end_to_end_transformers_and_command_line(tmp_path, capsys):
+    """CTPreprocessor and RadiomicsExtractor on a DICOM + SEG cohort (each patient's tumour volume equal to its ball);
+    the command line takes the segment from the manifest's column (its pre-flight refuses the two-segment SEGs
+    without it), the presets pass it to both image transformers, and a loaded model takes --segment."""
+    from sksurv_tace.cli import main
+    from sksurv_tace.models import RadiomicsCox
+    from sksurv_tace.paper.presets import paper_models
+    from sksurv_tace.preprocessing._alignment import apply_image_options
+
+    manifest, X, masses = _dicom_manifest(tmp_path)
+    X = X.drop(columns="segment")
+    rois = CTPreprocessor(segment="Mass", image_size=32, margin_mm=10.0).fit_transform(X)
+    assert rois.shape == (12, 3, 32, 32) and np.isfinite(rois).all()
+    volume = {"shape": ["VoxelVolume"], "firstorder": ["Mean"]}
+    extractor = RadiomicsExtractor(segment="Mass", settings={"binWidth": 25}, feature_classes=volume, progress=False)
+    features = extractor.fit_transform(X)
+    voxel_mm3 = float(np.prod(SPACING))
+    np.testing.assert_allclose(features["original_shape_VoxelVolume"], [m.sum() * voxel_mm3 for m in masses])
+
+    model = str(tmp_path / "clinical.joblib")
+    assert main(["fit", "--manifest", str(manifest), "--model", "ClinicalCox", "--out", model, "--quiet"]) == 0
+    pd.read_csv(manifest).drop(columns="segment").to_csv(tmp_path / "bare.csv", index=False)
+    assert (
+        main(
+            [
+                "fit",
+                "--manifest",
+                str(tmp_path / "bare.csv"),
+                "--model",
+                "ClinicalCox",
+                "--out",
+                model,
+                "--overwrite",
+                "--quiet",
+            ]
+        )
+        == 2
+    )
+    assert "holds 2 segments (1 'Liver', 2 'Mass'); pass segment=" in capsys.readouterr().err
+
+    models = paper_models(quick=True, image_options={"segment": "Mass", "mask_geometry": "resample"})
+    for name in ("RadiomicsCox", "CTSurvival", "CNNCox", "FusionSurvival"):
+        params = models[name].get_params()
+        assert {params[k] for k in params if k.endswith("__segment")} == {"Mass"}
+        assert {params[k] for k in params if k.endswith("__mask_geometry")} == {"resample"}
+
+    y = np.array(
+        [(bool(e), t) for e, t in zip(*_events(len(X)), strict=True)], dtype=[("event", bool), ("time", float)]
+    )
+    fitted = RadiomicsCox(extractor=extractor, random_state=0).fit(X, y)
+    apply_image_options(fitted, {"segment": "Liver"})  # what predict/validate --segment do to a loaded model
+    assert fitted.extractor_.segment == "Liver" and fitted.extractor.segment == "Liver"
+    liver = fitted.extractor_.transform(X)["original_shape_VoxelVolume"]
+    np.testing.assert_allclose(liver, _segments()["Liver"].sum() * voxel_mm3)
+
+
+def _events(n):
+    rng = np.random.default_rng(1)
+    return rng.random(n) < 0.7, 100.0 + 900.0 * rng.random(n)
+
+
+def test_command_line_errors_name_the_segments(tmp_path, capsys):
+    from sksurv_tace.cli import main
+
+    manifest, _, _ = _dicom_manifest(tmp_path, n=3)
+    table = pd.read_csv(manifest)
+    table.loc[1, "segment"] = "Liver"
+    table.to_csv(tmp_path / "mixed.csv", index=False)
+    args = ["--model", "RadiomicsCox", "--out", str(tmp_path / "m.joblib")]
+    assert main(["fit", "--manifest", str(tmp_path / "mixed.csv"), *args]) == 2
+    assert "the manifest's segment column holds several values (Liver, Mass)" in capsys.readouterr().err
+    assert main(["fit", "--manifest", str(manifest), *args, "--segment", "Necrosis"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "patient TACE0001: mask DICOM SEG" in err
+        and "has no segment 'Necrosis'; its segments are 1 'Liver', 2 'Mass'" in err
+    )

@@ -70,6 +70,7 @@ def paper_models(
     log_transform=(),
     impute=None,
     progress: bool = True,
+    image_options=None,
 ) -> dict:
     """The five models of the paper, unfitted, configured as ``reproduce`` uses them.
 
@@ -98,6 +99,10 @@ def paper_models(
     progress : bool, default=True
         Progress displays: the radiomics' bar over patients, the deep models' table of epochs (with an ETA).
         False: silent.
+    image_options : mapping, optional
+        Tumour-mask options given to both image transformers (:class:`~sksurv_tace.preprocessing.CTPreprocessor`
+        and :class:`~sksurv_tace.preprocessing.RadiomicsExtractor`): ``mask_label`` (label images),
+        ``segment`` (DICOM SEG masks, e.g. ``"Mass"``), ``mask_geometry`` (``"strict"`` or ``"resample"``).
 
     Returns
     -------
@@ -120,11 +125,15 @@ def paper_models(
         return models
     preset = _DEEP_PRESETS["quick" if quick else "paper"]
     radiomics = _RADIOMICS_QUICK if quick else {}
-    extractor = RadiomicsExtractor(memory=memory, n_jobs=n_jobs, progress=progress, **radiomics)
+    masks = dict(image_options or {})
+    unknown = set(masks) - {"mask_label", "segment", "mask_geometry"}
+    if unknown:
+        raise ValueError(f"image_options takes mask_label, segment and mask_geometry; got {sorted(unknown)}")
+    extractor = RadiomicsExtractor(memory=memory, n_jobs=n_jobs, progress=progress, **radiomics, **masks)
     models["RadiomicsCox"] = RadiomicsCox(extractor=extractor, random_state=random_state)
     net = {k: v for k, v in preset.items() if k not in _ROI_PARAMETERS}
     roi = {k: preset[k] for k in _ROI_PARAMETERS}
-    image = CTPreprocessor(**roi, memory=memory, n_jobs=n_jobs)
+    image = CTPreprocessor(**roi, memory=memory, n_jobs=n_jobs, **masks)
     deep = dict(net, image_preprocessor=image, device=device, random_state=random_state, verbose=int(progress))
     models["CTSurvival"] = CTSurvival(**deep)
     models["CNNCox"] = CNNCox(clone(models["CTSurvival"]), **clinical)

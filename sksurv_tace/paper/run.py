@@ -63,6 +63,11 @@ class ReproduceResult:
     skipped: dict[str, str] = field(default_factory=dict)
 
 
+def _hashable(value):
+    """A parameter value as a set member (lists as tuples)."""
+    return tuple(value) if isinstance(value, list) else value
+
+
 def reproduce(
     X: pd.DataFrame,
     y,
@@ -78,6 +83,7 @@ def reproduce(
     n_jobs=None,
     impute=None,
     models: Mapping | None = None,
+    image_options: Mapping | None = None,
     cohort_name: str = "cohort",
     excluded: Mapping[str, str] | None = None,
     log: Callable[[str], None] = print,
@@ -118,6 +124,9 @@ def reproduce(
         columns and counts named; otherwise imputed inside each model from the training cohort.
     models : mapping of str to estimator, optional
         Override :func:`paper_models` (names as in :data:`MODEL_NAMES`).
+    image_options : mapping, optional
+        The tumour-mask options of both image transformers, passed to :func:`paper_models`:
+        ``mask_label``, ``segment`` (DICOM SEG masks), ``mask_geometry``.
     cohort_name : str, default="cohort"
         Shown in the report's title.
     excluded : mapping of str to str, optional
@@ -172,13 +181,19 @@ def reproduce(
     if models is None:
         models = paper_models(
             quick=quick, device=device, random_state=random_state, memory=memory, n_jobs=n_jobs, impute=impute,
-            progress=progress, **options,
+            progress=progress, image_options=image_options, **options,
         )  # fmt: skip
     models = dict(models)
-    rules = {v for m in models.values() for k, v in m.get_params().items() if k.endswith("mask_label")}
+    keys = ("mask_label", "segment", "mask_geometry")
+    rules = {
+        tuple((key, _hashable(params.get(f"{prefix}{key}"))) for key in keys if f"{prefix}{key}" in params)
+        for m in models.values()
+        for params in [m.get_params()]
+        for prefix in {k[: -len("mask_label")] for k in params if k.endswith("mask_label")}
+    }
     stages = _StageClock()
-    for mask_label in rules if with_images else ():  # every image file checked before the first model trains
-        check_image_paths(X, mask_label=mask_label)
+    for rule in rules if with_images else ():  # every image file checked before the first model trains
+        check_image_paths(X, **dict(rule))
     stages.lap("image_checks")
     if with_images:
         configure_threads()  # once, before the first model: torch's threads sized to this process's cores

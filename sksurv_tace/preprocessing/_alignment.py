@@ -244,3 +244,59 @@ def read_ct_and_tumour(
         tumour_image = sitk.DICOMOrient(tumour_image, code)
     tumour_image.CopyInformation(image)  # equal within the tolerance: the CT's values exactly
     return image, tumour_image
+
+
+# --------------------------------------------------------------------------- cohort-level options (command line)
+
+
+def cohort_image_options(X, *, segment=None, mask_label=None, mask_geometry=None):
+    """``(X without a segment column, mask options)`` for a cohort table.
+
+    ``segment`` (a list: their union) wins; else the table's ``segment`` column, which must hold one value for
+    every patient (as ``sksurv-tace manifest`` writes it); digit strings are segment numbers. Only the options
+    given are returned, so a saved model keeps its own settings for the others.
+    """
+    options = {}
+    segments = [int(s) if str(s).isdigit() else s for s in segment or []]
+    if "segment" in X.columns:
+        values = sorted({str(v) for v in X["segment"].dropna()})
+        if len(values) > 1 and not segments:
+            raise ValueError(
+                f"the manifest's segment column holds several values ({', '.join(values)}); one tumour segment "
+                "for the whole cohort is supported: give it with --segment"
+            )
+        if values and not segments:
+            segments = [int(values[0]) if values[0].isdigit() else values[0]]
+        X = X.drop(columns="segment")
+    if segments:
+        options["segment"] = segments[0] if len(segments) == 1 else tuple(segments)
+    if mask_label is not None:
+        options["mask_label"] = mask_label
+    if mask_geometry is not None:
+        options["mask_geometry"] = mask_geometry
+    return X, options
+
+
+def apply_image_options(model, options: dict) -> None:
+    """Set the mask ``options`` on every estimator reachable from ``model`` (fitted ones included) that has them as
+    parameters: the image transformers (CTPreprocessor, RadiomicsExtractor, and any other taking ``segment`` etc.)."""
+    from sklearn.base import BaseEstimator
+
+    seen = set()
+
+    def visit(obj, depth):
+        if id(obj) in seen or depth > 6:
+            return
+        seen.add(id(obj))
+        if isinstance(obj, BaseEstimator):
+            own = obj.get_params(deep=False)
+            for key, value in options.items():
+                if key in own:
+                    setattr(obj, key, value)
+            for value in vars(obj).values():
+                for item in value if isinstance(value, list | tuple) else [value]:
+                    if isinstance(item, BaseEstimator):
+                        visit(item, depth + 1)
+
+    if options:
+        visit(model, 0)
