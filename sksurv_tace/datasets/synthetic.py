@@ -286,6 +286,9 @@ def make_tace_cohort(
     >>> X, y = make_tace_cohort(20, path=tempfile.mkdtemp(), image_shape=(8, 48, 48), random_state=0)
     >>> X.shape, y.dtype.names
     ((20, 22), ('event', 'time'))
+    >>> _, _, truth = make_tace_cohort(50, with_images=False, phenotype="mixed", return_truth=True, random_state=0)
+    >>> truth.attrs["phenotype"], [c for c in truth.columns if c.startswith("lp_")]
+    ('mixed', ['lp_spatial', 'lp_peritumoral'])
     """
     if not isinstance(n_patients, int | np.integer) or n_patients < 2:
         raise ValueError(f"n_patients must be an integer >= 2, got {n_patients!r}")
