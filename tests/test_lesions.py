@@ -227,3 +227,23 @@ def test_radiomics_lesions(two_spheres):
     assert alone["small"][volume].iloc[0] < expected[volume].iloc[0] < alone["large"][volume].iloc[0]
     with pytest.raises(ValueError, match="lesions must be one of"):
         RadiomicsExtractor(lesions="each", **kw).fit(X)
+
+
+def test_lesion_burden_of_a_dicom_seg(tmp_path):
+    """A CT series and a multi-segment SEG built from real HCC-TACE-Seg slices (tests/dicom_archive.py): the burden
+    of segment "Mass" (two spheres) is the burden of the array the SEG was written from."""
+    from dicom_archive import real_ct_volume, sphere, write_ct_series, write_seg
+
+    shape, spacing, origin = (12, 64, 64), (1.5, 1.5, 2.5), (-50.0, -50.0, -15.0)  # spacing and origin (x, y, z)
+    mass = sphere(shape, (-20.0, -20.0, 0.0), 9.0, spacing=spacing, origin=origin)
+    mass |= sphere(shape, (15.0, 20.0, 2.5), 5.0, spacing=spacing, origin=origin)
+    liver = sphere(shape, (0.0, 0.0, 0.0), 45.0, spacing=spacing, origin=origin) & ~mass
+    ct = write_ct_series(tmp_path / "ct", real_ct_volume(*shape[:2]), spacing=spacing, origin=origin)
+    write_seg(tmp_path / "seg.dcm", ct, {"Liver": liver, "Mass": mass})
+    X = pd.DataFrame({"patient_id": ["P1"], "ct": [str(tmp_path / "ct")], "mask": [str(tmp_path / "seg.dcm")]})
+    table = LesionBurden(segment="Mass").fit_transform(X)
+    expected = lesion_burden(mass, spacing[::-1])  # count, volume, diameter and sphericity ignore axis order
+    assert table.iloc[0].to_dict() == pytest.approx(expected, rel=1e-6)
+    assert expected["lesion_count"] == 2
+    with pytest.raises(ValueError, match=r"patient P1.*Liver.*Mass"):
+        LesionBurden().fit_transform(X)  # two segments and none chosen
