@@ -800,3 +800,37 @@ def test_brier_with_y_train_when_a_patient_outlives_the_training_follow_up():
     expected = integrated_brier_score(train, clipped, grid, [4.0, 6.0])
     assert M.integrated_brier(test, grid, [4.0, 6.0], y_train=train) == pytest.approx(expected)
     assert test["time"][-1] == 50.0  # the caller's target is not changed
+
+
+def test_compare_over_splits_is_the_corrected_resampled_t_test():
+    from scipy import stats as st_
+
+    rng = np.random.default_rng(0)
+    seeds = np.repeat(np.arange(8), 3)
+    per_split = pd.DataFrame({"seed": seeds, "model": ["F", "A", "B"] * 8,
+                              "c_index": 0.7 + rng.normal(0, 0.02, 24)})  # fmt: skip
+    wide = per_split.pivot(index="seed", columns="model", values="c_index")
+    plain = M.compare_over_splits(per_split, "F", test_train_ratio=0.0).set_index("model")
+    for name in ("A", "B"):  # without the correction: scipy's paired t-test
+        expected = st_.ttest_rel(wide[name], wide["F"])
+        assert plain.loc[name, "t"] == pytest.approx(expected.statistic, rel=1e-12)
+        assert plain.loc[name, "p_value"] == pytest.approx(expected.pvalue, rel=1e-12)
+    corrected = M.compare_over_splits(per_split, "F").set_index("model")  # n_test/n_train = 0.25
+    d = (wide["A"] - wide["F"]).to_numpy()
+    t = d.mean() / np.sqrt((1 / 8 + 0.25) * d.var(ddof=1))  # Nadeau & Bengio (2003), their eq. for K splits
+    assert corrected.loc["A", "t"] == pytest.approx(t, rel=1e-12)
+    assert corrected.loc["A", "p_value"] == pytest.approx(2 * st_.t.sf(abs(t), 7), rel=1e-12)
+    assert (corrected["p_value"] > plain["p_value"]).all()  # the correction only widens
+    np.testing.assert_allclose(corrected["p_fdr"], st_.false_discovery_control(corrected["p_value"], method="bh"))
+
+
+def test_compare_over_splits_bad_input_and_degenerate_cases():
+    per_split = pd.DataFrame({"seed": [0, 0, 1, 1], "model": ["F", "A"] * 2, "c_index": [0.7, 0.6, 0.8, 0.7]})
+    row = M.compare_over_splits(per_split, "F").iloc[0]
+    assert row["mean_difference"] == pytest.approx(-0.1) and np.isnan(row["p_value"])  # no variance: no test
+    with pytest.raises(ValueError, match="reference 'G' is not among"):
+        M.compare_over_splits(per_split, "G")
+    with pytest.raises(ValueError, match=r"lacks the column\(s\) \['td_auc'\]"):
+        M.compare_over_splits(per_split, "F", metric="td_auc")
+    with pytest.raises(ValueError, match="test_train_ratio"):
+        M.compare_over_splits(per_split, "F", test_train_ratio=-1)

@@ -170,3 +170,27 @@ def test_table_s1_is_the_multivariable_cox_of_a_deep_models_training_output(tmp_
     coef = CoxPHSurvivalAnalysis(ties="efron").fit(design.to_numpy(float), y_tr).coef_
     np.testing.assert_allclose(table["coef_multi"].to_numpy(float), coef, rtol=1e-4, atol=1e-6)
     assert set(table["factor"].iloc[1:]) == {c.split("=")[0] for c in clinical.selected_features_}
+
+
+def test_repeated_splits_get_paired_tests_and_the_model_card_says_not_significant():
+    """With repeats, each model is tested against FusionSurvival over the splits (corrected resampled t-test) and
+    the model card's sentence follows the FDR-adjusted p. Two clinical models stand in for the nets."""
+    from sksurv_tace.paper.model_card import model_card
+    from sksurv_tace.paper.protocol import run_protocol
+
+    X, y = make_tace_cohort(160, with_images=False, random_state=4)
+    models = {"FusionSurvival": ClinicalCox(columns=["age", "afp", "mvi"], p_univariate=1.0, p_multivariable=1.0),
+              "ClinicalCox": ClinicalCox(columns=["age", "afp", "mvi", "response"], p_univariate=1.0,
+                                         p_multivariable=1.0)}  # fmt: skip
+    run = run_protocol(X, y, models, table2_model=ClinicalCox(), repeats=3, n_bootstrap=30, log=lambda line: None)
+    tests = run.tables["repeats_tests"]
+    assert list(tests["metric"]) == ["c_index", "td_auc"] and (tests["n_splits"] == 3).all()
+    wide = run.tables["repeats_per_split"].pivot(index="seed", columns="model", values="c_index")
+    assert tests["mean_difference"].iloc[0] == pytest.approx((wide["ClinicalCox"] - wide["FusionSurvival"]).mean())
+    card = model_card({"tables": {"repeats_tests": tests.to_dict("records")}})
+    for row in tests.itertuples():
+        metric = "C-index" if row.metric == "c_index" else "TD AUC"
+        expected = "not significant" if row.p_fdr >= 0.05 else "significant (FDR-adjusted p < 0.05)"
+        assert any(f"validation {metric} over the repeated splits: {expected}" in line or
+                   (f"Over the repeated splits FusionSurvival's validation {metric}" in line and expected in line)
+                   for line in card.splitlines())  # fmt: skip

@@ -38,7 +38,14 @@ from .clinical import (  # noqa: F401
     risk_groups,
     youden_cutoff,
 )
-from .comparison import Comparison, compare_c_index, compare_models, compare_td_auc, pairwise_td_auc_tests  # noqa: F401
+from .comparison import (  # noqa: F401
+    Comparison,
+    compare_c_index,
+    compare_models,
+    compare_over_splits,
+    compare_td_auc,
+    pairwise_td_auc_tests,
+)
 from .decision import decision_curve  # noqa: F401
 from .discrimination import (  # noqa: F401
     ConfidenceInterval,
@@ -64,6 +71,7 @@ __all__ = [
     "compare_td_auc",
     "compare_models",
     "pairwise_td_auc_tests",
+    "compare_over_splits",
     "brier_at",
     "integrated_brier",
     "make_survival_scorer",

@@ -12,7 +12,14 @@ from scipy import stats
 from sksurv_tace.metrics import _core as core
 from sksurv_tace.metrics.discrimination import harrell_c
 
-__all__ = ["Comparison", "compare_c_index", "compare_td_auc", "compare_models", "pairwise_td_auc_tests"]
+__all__ = [
+    "Comparison",
+    "compare_c_index",
+    "compare_td_auc",
+    "compare_models",
+    "pairwise_td_auc_tests",
+    "compare_over_splits",
+]
 
 
 @dataclass(frozen=True)
@@ -338,4 +345,72 @@ def pairwise_td_auc_tests(
     matrix[cols, rows] = p
     table = pd.DataFrame(matrix, index=pd.Index(names, name="model"), columns=pd.Index(names, name="model"))
     table.attrs.update(auc={m: auc[m] for m in names}, horizon=float(horizon), method=method, adjust=adjust)
+    return table
+
+
+def compare_over_splits(
+    per_split: pd.DataFrame,
+    reference: str,
+    *,
+    metric: str = "c_index",
+    test_train_ratio: float = 0.25,
+    split_column: str = "seed",
+) -> pd.DataFrame:
+    """Paired test of each model against ``reference`` over repeated train/test splits, with BH-FDR.
+
+    The corrected resampled t-test of Nadeau & Bengio (2003, Machine Learning 52:239-281): over ``K``
+    splits, ``d_k`` = model minus reference, ``t = mean(d) / sqrt((1/K + n_test/n_train) * var(d))`` on
+    ``K - 1`` degrees of freedom. The ``n_test/n_train`` term accounts for the overlap of the training sets
+    of random splits, which makes the plain paired t-test (``test_train_ratio=0``, equal to
+    :func:`scipy.stats.ttest_rel`) reject far too often. p-values adjusted together by Benjamini–Hochberg.
+
+    Parameters
+    ----------
+    per_split : DataFrame
+        One row per split and model: ``split_column``, ``model``, ``metric`` (e.g. ``reproduce``'s
+        ``repeats_per_split`` table).
+    reference : str
+        The model every other one is compared with.
+    metric : str, default="c_index"
+    test_train_ratio : float >= 0, default=0.25
+        ``n_test / n_train`` of the splits (0.25 for the paper's 8:2 split).
+    split_column : str, default="seed"
+
+    Returns
+    -------
+    DataFrame
+        ``model, reference, metric, n_splits, mean_difference, sd_difference, t, p_value, p_fdr``; p NaN
+        when every difference is equal (no variance) or there are fewer than two splits.
+
+    Examples
+    --------
+    >>> per_split = pd.DataFrame({"seed": [0, 0, 1, 1, 2, 2], "model": ["A", "B"] * 3,
+    ...                           "c_index": [0.70, 0.65, 0.72, 0.66, 0.69, 0.66]})
+    >>> table = compare_over_splits(per_split, "A")
+    >>> table[["model", "n_splits"]].values.tolist(), round(float(table["mean_difference"].iloc[0]), 3)
+    ([['B', 3]], -0.047)
+    """
+    missing = {split_column, "model", metric} - set(per_split.columns)
+    if missing:
+        raise ValueError(f"per_split lacks the column(s) {sorted(missing)}")
+    if not np.isfinite(test_train_ratio) or test_train_ratio < 0:
+        raise ValueError(f"test_train_ratio must be a finite number >= 0; got {test_train_ratio!r}")
+    wide = per_split.pivot_table(index=split_column, columns="model", values=metric, aggfunc="first")
+    if reference not in wide:
+        raise ValueError(f"reference {reference!r} is not among the models {list(wide.columns)}")
+    rows = []
+    for name in (m for m in dict.fromkeys(per_split["model"]) if m != reference):
+        d = (wide[name] - wide[reference]).dropna().to_numpy(dtype=float)
+        k = len(d)
+        sd = float(np.std(d, ddof=1)) if k > 1 else np.nan
+        t = p = np.nan
+        if k > 1 and np.ptp(d) > 1e-12:  # equal differences (up to rounding): no variance, no test
+            t = float(d.mean() / np.sqrt((1 / k + test_train_ratio) * sd**2))
+            p = float(2 * stats.t.sf(abs(t), df=k - 1))
+        mean = float(d.mean()) if k else np.nan
+        rows.append(dict(model=name, reference=reference, metric=metric, n_splits=k, mean_difference=mean,
+                         sd_difference=sd, t=t, p_value=p))  # fmt: skip
+    table = pd.DataFrame(rows, columns=["model", "reference", "metric", "n_splits", "mean_difference",
+                                        "sd_difference", "t", "p_value"])  # fmt: skip
+    table["p_fdr"] = core.fdr_bh(table["p_value"].to_numpy()) if len(table) else []
     return table

@@ -171,6 +171,24 @@ def _auc_comparisons(results: dict) -> list[str]:
     return sentences
 
 
+def _split_comparisons(results: dict) -> list[str]:
+    """The corrected resampled t-tests over repeated splits (``repeats_tests``), one sentence each."""
+    sentences = []
+    for r in _rows(results, "repeats_tests"):
+        p_fdr, name, metric = r.get("p_fdr"), r["model"], "C-index" if r["metric"] == "c_index" else "TD AUC"
+        numbers = (f"mean difference {r['reference']} minus {name} {-r['mean_difference']:+.{METRIC_DIGITS}f} over "
+                   f"{r['n_splits']} splits, corrected resampled t-test p = {format_p(r.get('p_value'))}, "
+                   f"FDR-adjusted p = {format_p(p_fdr)}")  # fmt: skip
+        if _finite(p_fdr) and p_fdr < ALPHA:
+            side = "higher" if r["mean_difference"] < 0 else "lower"
+            sentences.append(f"Over the repeated splits {r['reference']}'s validation {metric} is {side} than "
+                             f"{name}'s ({numbers}): {_verdict(p_fdr)}.")  # fmt: skip
+        else:
+            sentences.append(f"{r['reference']} vs {name}, validation {metric} over the repeated splits: "
+                             f"{_verdict(p_fdr)} ({numbers}).")  # fmt: skip
+    return sentences
+
+
 def _performance_table(results: dict) -> list[str]:
     t4 = {r["model"]: r for r in _rows(results, "table4") if r.get("cohort") == "validation"}
     t3 = {r["model"]: r for r in _rows(results, "table3")}
@@ -253,11 +271,12 @@ def model_card(results: dict) -> str:
               f"{results.get('n_validation')} patients; 95% CIs from Table 4 (C-index, bootstrap) and Table 3 "
               f"(TD AUC); calibration at the {horizon} horizon from `calibration.csv` (slope 1 and ICI 0 are "
               "perfect). Models in the run's order, not ranked.", "", *_performance_table(results), ""]  # fmt: skip
-    comparisons = _c_index_comparisons(results) + _auc_comparisons(results)
+    comparisons = _c_index_comparisons(results) + _auc_comparisons(results) + _split_comparisons(results)
     lines += ["## Comparisons between models", ""]
     if comparisons:
         lines += [f"Paired tests of the run (`table4.csv`: bootstrap test of the C-index against {REFERENCE}, "
-                  "p and BH-FDR adjusted p; `auc_pvalues.csv`: FDR-adjusted p of the pairwise TD AUC tests). "
+                  "p and BH-FDR adjusted p; `auc_pvalues.csv`: FDR-adjusted p of the pairwise TD AUC tests; with "
+                  "repeated splits `repeats_tests.csv`: corrected resampled t-test over the splits). "
                   f"A difference with FDR-adjusted p ≥ {ALPHA:g} is not significant.", ""]  # fmt: skip
         lines += [f"- {sentence}" for sentence in comparisons]
     else:

@@ -317,4 +317,11 @@ def run_protocol(
         summary.columns = ["_".join(c) for c in summary.columns]
         tables["repeats_per_split"] = per_split
         tables["repeats"] = summary.reset_index()
+        if REFERENCE in fitted and len(fitted) > 1:
+            fitted_rows = per_split[per_split["model"].isin(list(fitted))]
+            ratio = len(idx_va) / len(idx_tr)
+            tables["repeats_tests"] = pd.concat(
+                [metrics.compare_over_splits(fitted_rows, REFERENCE, metric=m, test_train_ratio=ratio)
+                 for m in ("c_index", "td_auc")], ignore_index=True,
+            )  # fmt: skip
     return ProtocolResult(tables, fitted, fit_seconds, idx_tr, idx_va, risk_tr, risk_va, surv_va, cutoffs)
