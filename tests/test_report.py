@@ -235,3 +235,16 @@ def test_results_json_has_the_wall_time_of_every_stage_and_the_report_a_line_of_
     assert sum(stages.values()) <= results["seconds"]
     report = (small_run / "report.md").read_text(encoding="utf-8")
     assert "Wall time per stage: image checks " in report and "model fitting" in report
+
+
+def test_stages_run_before_reproduce_are_listed_first(tmp_path):
+    """The CLI's cohort writing (``earlier_stages``) heads ``stage_seconds`` and the report's line of stages."""
+    from sksurv_tace.datasets import make_tace_cohort
+    from sksurv_tace.paper import reproduce
+
+    X, y = make_tace_cohort(100, with_images=False, random_state=0)
+    result = reproduce(X, y, out=tmp_path, n_bootstrap=20, log=lambda line: None, progress=False,
+                       earlier_stages={"cohort_writing": 1.5})  # fmt: skip
+    stages = result.results["stage_seconds"]
+    assert list(stages)[:2] == ["cohort_writing", "image_checks"] and stages["cohort_writing"] == 1.5
+    assert "Wall time per stage: cohort writing 2 s, image checks " in (tmp_path / "report.md").read_text("utf-8")

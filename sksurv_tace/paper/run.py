@@ -88,6 +88,7 @@ def reproduce(
     excluded: Mapping[str, str] | None = None,
     log: Callable[[str], None] = print,
     progress: bool = True,
+    earlier_stages: Mapping[str, float] | None = None,
 ) -> ReproduceResult:
     """Run the paper's evaluation protocol on a cohort and write tables, figures and a report.
 
@@ -139,6 +140,9 @@ def reproduce(
         Progress displays of the stages (radiomics' bar over patients, each deep model's table of epochs with
         its ETA, the bootstrap's bar). False: none (the CLI's ``--quiet``). Either way ``results.json`` gets
         the wall time of each stage (``stage_seconds``) and the report a line of them.
+    earlier_stages : mapping of str to float, optional
+        Wall seconds of stages run before this call (the CLI passes ``{"cohort_writing": s}`` when it
+        wrote the synthetic cohort), listed first in ``stage_seconds``.
 
     Returns
     -------
@@ -217,7 +221,8 @@ def reproduce(
                     n_bootstrap=n_bootstrap)  # fmt: skip
     results = _results(run, X, figures, out, skipped=skipped, **settings)
     results["excluded_patients"] = {str(k): str(v) for k, v in (excluded or {}).items()}
-    results["stage_seconds"] = stages.split_protocol(sum(run.fit_seconds.values()))
+    earlier = {str(k): float(v) for k, v in (earlier_stages or {}).items()}
+    results["stage_seconds"] = earlier | stages.split_protocol(sum(run.fit_seconds.values()))
     results["seconds"] = time.perf_counter() - started
     _write(out, run, figures, results)
     log(f"[done] {out / 'report.html'} in {results['seconds']:.0f} s")
