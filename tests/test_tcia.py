@@ -174,6 +174,33 @@ def test_time_to_progression_from_the_real_table():
         load_hcc_tace_seg(endpoint="pfs")
 
 
+def test_reproduce_on_the_manifest_runs_every_image_model_and_names_the_skipped_patient(
+    archive, tmp_path, capsys, monkeypatch
+):
+    """The issue's end-to-end check; the quick preset's deep models trained for 2 epochs instead of up to 40 (this
+    tests the plumbing from a TCIA download to the report, not what 9 training patients can teach a network)."""
+    import json
+
+    from sksurv_tace.paper import presets
+
+    monkeypatch.setitem(presets._DEEP_PRESETS, "quick", {**presets._DEEP_PRESETS["quick"], "max_epochs": 2})
+    root, _, _ = archive
+    manifest = tmp_path / "manifest.csv"
+    assert main(["manifest", "--tcia", str(root / "download"), "--clinical", str(root / "clinical.csv"),
+                 "--out", str(manifest), "--quiet"]) == 0  # fmt: skip
+    out = tmp_path / "out"
+    argv = ["reproduce", "--quick", "--manifest", str(manifest), "--out", str(out), "--n-bootstrap", "20", "--quiet",
+            "--n-jobs", "1"]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert results["n_patients"] == 11 and results["skipped"] == {}
+    assert {row["model"] for row in results["tables"]["table4"]} == {
+        "FusionSurvival", "CTSurvival", "CNNCox", "RadiomicsCox", "ClinicalCox"}  # fmt: skip
+    assert set(results["excluded_patients"]) == {"HCC_007", "HCC_013"}
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "- HCC_007: no DICOM SEG (segmentation) in the download" in report
+
+
 def test_reproduce_lists_the_patients_of_the_skip_log_next_to_the_manifest(tmp_path, capsys):
     import json
 
