@@ -120,7 +120,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         X, y, out=out, quick=args.quick, device=args.device, repeats=args.repeats, random_state=args.seed,
         truth=truth, n_bootstrap=args.n_bootstrap, n_jobs=args.n_jobs, impute=args.impute, cohort_name=name,
         excluded=excluded, progress=not args.quiet, log=_silent if args.quiet else print,
-        image_options=getattr(args, "image_options", None), earlier_stages=earlier,
+        image_options=getattr(args, "image_options", None), earlier_stages=earlier, repeat_jobs=args.repeat_jobs,
     )  # fmt: skip
     comparison = result.tables["comparison"]
     print("\nValidation cohort, ours next to the paper:")
@@ -406,6 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", default="reproduce_out", help="output folder (default: reproduce_out)")
     rep.add_argument("--n-patients", type=int, default=301, help="size of the synthetic cohort (default: 301)")
     rep.add_argument("--repeats", type=int, default=1, help="number of seeded splits (default: 1)")
+    rep.add_argument("--repeat-jobs", type=int, default=None, help="splits fitted at a time (default: 1 by 1)")
     rep.add_argument("--n-bootstrap", type=int, default=1000, help="bootstrap resamples for CIs (default: 1000)")
     rep.add_argument("--n-jobs", type=int, default=-1, help="patients processed in parallel (default: -1, all cores)")
     rep.add_argument("--impute", choices=["median", "most_frequent"], default=None,

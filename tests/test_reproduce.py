@@ -194,3 +194,21 @@ def test_repeated_splits_get_paired_tests_and_the_model_card_says_not_significan
         assert any(f"validation {metric} over the repeated splits: {expected}" in line or
                    (f"Over the repeated splits FusionSurvival's validation {metric}" in line and expected in line)
                    for line in card.splitlines())  # fmt: skip
+
+
+def test_repeats_on_a_dask_cluster_equal_the_serial_run():
+    """Issue 12, item 4: further splits fitted one per dask worker give the serial run's numbers exactly."""
+    import joblib
+
+    distributed = pytest.importorskip("distributed")
+    from sksurv_tace.paper.protocol import run_protocol
+
+    X, y = make_tace_cohort(150, with_images=False, random_state=5)
+    models = {"ClinicalCox": ClinicalCox(), "ThreeFactorCox": ClinicalCox(columns=["age", "afp", "mvi"])}
+    kwargs = dict(table2_model=ClinicalCox(), repeats=3, n_bootstrap=10, log=lambda line: None, progress=False)
+    serial = run_protocol(X, y, models, **kwargs).tables["repeats_per_split"]
+    with distributed.Client(processes=False, n_workers=2, threads_per_worker=1, dashboard_address=None):
+        with joblib.parallel_backend("dask"):
+            parallel = run_protocol(X, y, models, repeat_jobs=-1, **kwargs).tables["repeats_per_split"]
+    pd.testing.assert_frame_equal(parallel, serial)
+    assert sorted(set(serial["seed"])) == [0, 1, 2]

@@ -201,17 +201,37 @@ def _split_rows(seed, y_va, risk: dict, horizon) -> list[dict]:
     ]  # fmt: skip
 
 
-def _repeat(models, X, y, truth, seeds, horizon, log) -> list[dict]:
-    """Validation C-index and TD AUC of every model on further seeded splits."""
+def _one_split(models, X, y, truth, seed, horizon, log) -> list[dict]:
+    idx_tr, idx_va = split_cohort(y, seed)
+    fitted, _ = _fit_models({k: clone(m) for k, m in models.items()}, X.iloc[idx_tr], y[idx_tr], log)
+    risk, _ = _predict(fitted, X.iloc[idx_va], horizon)
+    if truth is not None:
+        risk[ORACLE] = np.asarray(truth["lp"])[idx_va]
+    return _split_rows(seed, y[idx_va], risk, horizon)
+
+
+def _quiet(line: str) -> None:
+    """The log of a split fitted in a worker (its lines would interleave)."""
+
+
+def _repeat(models, X, y, truth, seeds, horizon, log, n_jobs=None) -> list[dict]:
+    """Validation C-index and TD AUC of every model on further seeded splits; ``n_jobs`` splits at a time through
+    joblib (so on a dask cluster inside ``joblib.parallel_backend("dask")``)."""
+    if n_jobs in (None, 1) or len(seeds) < 2:
+        rows = []
+        for seed in seeds:
+            log(f"[repeat] split seed {seed}")
+            rows += _one_split(models, X, y, truth, seed, horizon, log)
+        return rows
+    from joblib import Parallel, delayed
+
+    log(f"[repeat] {len(seeds)} further splits (seeds {seeds[0]}-{seeds[-1]}), n_jobs={n_jobs}")
+    tasks = (delayed(_one_split)(models, X, y, truth, seed, horizon, _quiet) for seed in seeds)
+    per_seed = Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
     rows = []
-    for seed in seeds:
-        idx_tr, idx_va = split_cohort(y, seed)
-        log(f"[repeat] split seed {seed}")
-        fitted, _ = _fit_models({k: clone(m) for k, m in models.items()}, X.iloc[idx_tr], y[idx_tr], log)
-        risk, _ = _predict(fitted, X.iloc[idx_va], horizon)
-        if truth is not None:
-            risk[ORACLE] = np.asarray(truth["lp"])[idx_va]
-        rows += _split_rows(seed, y[idx_va], risk, horizon)
+    for seed, split_rows in zip(seeds, per_seed, strict=True):
+        log(f"[repeat] split seed {seed} done")
+        rows += split_rows
     return rows
 
 
@@ -244,6 +264,7 @@ def run_protocol(
     truth: pd.DataFrame | None = None,
     log: Callable[[str], None] = print,
     progress: bool = True,
+    repeat_jobs: int | None = None,
 ) -> ProtocolResult:
     """Split, fit every model on the training cohort and compute the paper's tables.
 
@@ -266,6 +287,9 @@ def run_protocol(
     log : callable, default=print
     progress : bool, default=True
         The bootstrap's progress bar (on a terminal).
+    repeat_jobs : int, optional
+        Further splits fitted at a time (joblib ``n_jobs``; -1 = one per core, or one per dask worker inside
+        ``joblib.parallel_backend("dask")``). None or 1: one after another. The results do not depend on it.
 
     Returns
     -------
@@ -311,7 +335,8 @@ def run_protocol(
         if truth is not None:
             first[ORACLE] = np.asarray(truth["lp"])[idx_va]
         rows = _split_rows(random_state, y_va, first, horizon)  # the first split is already fitted
-        rows += _repeat(models, X, y, truth, [random_state + k for k in range(1, repeats)], horizon, log)
+        seeds = [random_state + k for k in range(1, repeats)]
+        rows += _repeat(models, X, y, truth, seeds, horizon, log, n_jobs=repeat_jobs)
         per_split = pd.DataFrame(rows)
         summary = per_split.groupby("model", sort=False)[["c_index", "td_auc"]].agg(["mean", "std"]).round(4)
         summary.columns = ["_".join(c) for c in summary.columns]

@@ -89,6 +89,7 @@ def reproduce(
     log: Callable[[str], None] = print,
     progress: bool = True,
     earlier_stages: Mapping[str, float] | None = None,
+    repeat_jobs: int | None = None,
 ) -> ReproduceResult:
     """Run the paper's evaluation protocol on a cohort and write tables, figures and a report.
 
@@ -143,6 +144,9 @@ def reproduce(
     earlier_stages : mapping of str to float, optional
         Wall seconds of stages run before this call (the CLI passes ``{"cohort_writing": s}`` when it
         wrote the synthetic cohort), listed first in ``stage_seconds``.
+    repeat_jobs : int, optional
+        With ``repeats``: further splits fitted at a time through joblib (a dask cluster inside
+        ``joblib.parallel_backend("dask")``: one split per worker; ``docs/scale.rst``).
 
     Returns
     -------
@@ -212,7 +216,7 @@ def reproduce(
     table2_model = ClinicalCox(columns=clinical, log_transform=options["log_transform"], impute=impute)
     run = run_protocol(X, y, models, table2_model=table2_model, horizon=horizon, n_bootstrap=n_bootstrap,
                        random_state=random_state, repeats=repeats, truth=truth, log=log,
-                       progress=progress)  # fmt: skip
+                       progress=progress, repeat_jobs=repeat_jobs)  # fmt: skip
     stages.lap("protocol")
     log("[figures] ROC, calibration, Kaplan–Meier, decision curves, p-value matrix, Grad-CAM")
     figures = _figures(run, X.iloc[run.validation], y[run.train], y[run.validation], horizon, out)
