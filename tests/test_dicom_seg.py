@@ -362,3 +362,31 @@ def test_command_line_errors_name_the_segments(tmp_path, capsys):
         "patient TACE0001: mask DICOM SEG" in err
         and "has no segment 'Necrosis'; its segments are 1 'Liver', 2 'Mass'" in err
     )
+
+
+def test_preflight_lists_every_bad_dicom_patient_by_problem(tmp_path):
+    """One pre-flight error for a cohort: a series with a missing slice, a doubled series without a SEG, a SEG
+    without the segment, and a good patient with a doubled series and its SEG (the SEG's instances are read)."""
+    volume = _volume()
+    rows = []
+    gap = write_ct_series(tmp_path / "gap", volume, spacing=SPACING, origin=ORIGIN, skip_slices=(5,), patient_id="A")
+    write_seg(tmp_path / "a.dcm", gap, {"Mass": np.delete(_segments()["Mass"], 5, axis=0)})
+    rows.append(("A", tmp_path / "gap", tmp_path / "a.dcm"))
+    phases = write_two_phase_series(tmp_path / "two", [volume, volume + 40], spacing=SPACING, origin=ORIGIN)
+    write_seg(tmp_path / "b.dcm", phases[0], {"Liver": _segments()["Liver"]})
+    rows.append(("B", tmp_path / "two", tmp_path / "b.dcm"))
+    write_seg(tmp_path / "c.dcm", phases[1], _segments())
+    rows.append(("C", tmp_path / "two", tmp_path / "c.dcm"))
+    X = pd.DataFrame(rows, columns=["patient_id", "ct", "mask"]).astype(str)
+    with pytest.raises(ValueError) as info:
+        check_image_paths(X, segment="Mass")
+    message = str(info.value)
+    assert message.startswith("the image files of 2 of 3 patient(s) cannot be used")
+    assert (
+        "DICOM series with duplicate, missing or unevenly spaced slices (1 patient):\n    patient A: ct DICOM "
+        in message
+    )
+    assert "about 1 slice(s) missing" in message
+    assert "empty or ambiguous mask (1 patient):\n    patient B: mask DICOM SEG" in message
+    assert "has no segment 'Mass'; its segments are 1 'Liver'" in message
+    assert "patient C" not in message

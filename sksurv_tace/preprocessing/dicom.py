@@ -131,8 +131,10 @@ def _series_files(folder, *, instances=None, acquisition=None) -> list[str]:
     ValueError
         Naming the folder: no series, several Series Instance UIDs, no image left after
         ``instances``/``acquisition``, images of several orientations; :class:`_SeriesError`
-        (a ``ValueError``) for duplicate slice positions, missing slices or uneven spacing,
-        with the spacings found and the acquisitions present.
+        (a ``ValueError``) for duplicate slice positions, two or more acquisitions whose slices
+        cover the same range (phases under one Series Instance UID), missing slices or uneven
+        spacing, with the spacings found and the acquisitions present. Acquisitions that follow
+        each other along z (axial scanners numbering each slice or block) are one volume.
     """
     folder = os.fspath(folder)
     slices = _slice_headers(folder)

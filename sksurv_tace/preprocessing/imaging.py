@@ -68,9 +68,10 @@ def read_image(path, *, acquisition=None, instances=None):
     ValueError
         Naming the path when it does not exist, holds no or several DICOM series, or cannot be
         read; for a DICOM folder whose (kept) slices do not make one regular volume: duplicate
-        slice positions (e.g. two phases under one Series Instance UID), missing slices or
-        uneven spacing, with the spacings and acquisitions found (the default is to refuse;
-        ``acquisition=`` or ``instances=`` select one volume); when it is a truncated or corrupt
+        slice positions, two acquisitions covering the same slices (two phases under one Series
+        Instance UID), missing slices or uneven spacing, with the spacings and acquisitions found
+        (the default is to refuse; ``acquisition=`` or ``instances=`` select one volume); when it
+        is a SEG file; when it is a truncated or corrupt
         NIfTI file (``.nii``, ``.nii.gz``, ``.hdr``/``.img``), which SimpleITK reads without an
         error, the missing voxels 0; and with the count when it holds NaN or infinite voxels
         (which SimpleITK reads from NIfTI as 0). For NIfTI the data size the header declares is
