@@ -136,26 +136,31 @@ def test_each_reason_for_leaving_a_patient_out(archive, tmp_path):
     sorted((download / "ct4").iterdir())[3].unlink()  # one segmented image missing
     shutil.copy(seg, download / "seg4.dcm")
     ct, seg = expected["HCC_006"]
-    shutil.copytree(ct, download / "ct6")
+    shutil.copytree(ct, download / "a" / "b")  # any layout: the headers say what is what
     shutil.copy(seg, download / "seg6.dcm")
-    only_6 = pd.DataFrame({"patient_id": ["HCC_001", "HCC_002", "HCC_004"], "time": [1.0, 2.0, 3.0],
-                           "event": [1, 0, 1]})  # fmt: skip
-    with pytest.raises(ValueError, match="no patient"):
-        build_tcia_manifest(download, only_6, tmp_path / "m.csv")
+    ct, seg = expected["HCC_009"]
+    shutil.copytree(ct, download / "ct9")
+    shutil.copy(seg, download / "ct9" / "seg9.dcm")
+    clinical = pd.DataFrame({"patient_id": ["HCC_001", "HCC_002", "HCC_004", "HCC_006"], "time": [1.0, 2.0, 3.0, 4.0],
+                             "event": [1, 0, 1, 0]})  # fmt: skip
+    table, skipped = build_tcia_manifest(download, clinical, tmp_path / "m.csv")
+    assert table[["patient_id", "time", "event", "ct", "mask", "segment"]].values.tolist() == [
+        ["HCC_006", 4.0, 0, str(download / "a" / "b"), str(download / "seg6.dcm"), "Mass"]]  # fmt: skip
     log = pd.read_csv(tmp_path / "m_skipped.csv").set_index("patient_id")["reason"]
+    pd.testing.assert_series_equal(log, skipped.set_index("patient_id")["reason"])
     assert "references series" in log["HCC_001"] and "not in the download" in log["HCC_001"]
     assert "several candidate SEGs" in log["HCC_002"] and "seg2a.dcm" in log["HCC_002"]
     assert log["HCC_004"].startswith("1 of the 10 CT images")
-    assert log["HCC_006"] == "no row in the clinical table"
+    assert log["HCC_009"] == "no row in the clinical table"
 
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "metadata.csv").write_text("not DICOM\n")
     for folder, message in ((empty, "holds no DICOM file"), (tmp_path / "absent", "does not exist")):
         with pytest.raises(ValueError, match=message):
-            build_tcia_manifest(folder, only_6, tmp_path / "e.csv")
+            build_tcia_manifest(folder, clinical, tmp_path / "e.csv")
     with pytest.raises(ValueError, match="endpoint must be"):
-        build_tcia_manifest(download, only_6, tmp_path / "e.csv", endpoint="pfs")
+        build_tcia_manifest(download, clinical, tmp_path / "e.csv", endpoint="pfs")
 
 
 def test_time_to_progression_from_the_real_table():

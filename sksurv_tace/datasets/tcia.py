@@ -18,6 +18,7 @@ import pandas as pd
 
 __all__ = ["build_tcia_manifest"]
 
+
 @dataclass
 class _Series:
     """One DICOM series of the download, as its headers describe it."""
@@ -276,7 +277,8 @@ def build_tcia_manifest(
     Returns
     -------
     manifest : DataFrame
-        The rows written (one per patient, absolute paths).
+        The rows written, one per patient: ``patient_id``, ``time``, ``event``, the clinical
+        columns, ``ct``, ``mask``, ``segment`` (absolute paths).
     skipped : DataFrame
         ``patient_id`` and ``reason`` of every patient left out (the log's rows).
 
@@ -340,4 +342,6 @@ def build_tcia_manifest(
     table["mask"] = [chosen[p][0] for p in chosen]
     table["segment"] = [chosen[p][2] for p in chosen]
     write_manifest(out, table, y[keep], image_columns=("ct", "mask"))
+    table.insert(1, "time", y["time"][keep])
+    table.insert(2, "event", y["event"][keep].astype(int))
     return table, skipped
