@@ -340,6 +340,21 @@ def test_end_to_end_transformers_and_command_line(tmp_path, capsys):
     liver = fitted.extractor_.transform(X)["original_shape_VoxelVolume"]
     np.testing.assert_allclose(liver, _segments()["Liver"].sum() * voxel_mm3)
 
+    from sksurv_tace.models import CTSurvival  # the deep models take the segment through image_preprocessor=
+
+    deep = CTSurvival(
+        image_preprocessor=CTPreprocessor(segment="Mass", image_size=16, margin_mm=10.0),
+        max_epochs=1,
+        batch_size=6,
+        verbose=0,
+        random_state=0,
+    ).fit(X, y)
+    assert deep.image_preprocessor_.segment == "Mass" and deep.predict(X).shape == (12,)
+    np.testing.assert_array_equal(
+        deep.image_preprocessor_.transform(X),
+        CTPreprocessor(segment="Mass", image_size=16, margin_mm=10.0).transform(X),
+    )
+
 
 def _events(n):
     rng = np.random.default_rng(1)
