@@ -405,3 +405,12 @@ def test_preflight_lists_every_bad_dicom_patient_by_problem(tmp_path):
     assert "empty or ambiguous mask (1 patient):\n    patient B: mask DICOM SEG" in message
     assert "has no segment 'Mass'; its segments are 1 'Liver'" in message
     assert "patient C" not in message
+
+
+def test_series_rewritten_in_place_is_read_again(tmp_path):
+    volume = _volume()
+    write_ct_series(tmp_path / "ct", volume, spacing=SPACING, origin=ORIGIN)
+    assert read_image(tmp_path / "ct").GetOrigin()[2] == pytest.approx(ORIGIN[2])
+    moved = (ORIGIN[0], ORIGIN[1], ORIGIN[2] + 10.0)
+    write_ct_series(tmp_path / "ct", volume, spacing=SPACING, origin=moved)  # the same file names, new positions
+    assert read_image(tmp_path / "ct").GetOrigin()[2] == pytest.approx(ORIGIN[2] + 10.0)

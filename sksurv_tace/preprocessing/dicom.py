@@ -102,7 +102,14 @@ def _slice_headers(folder: str) -> list[_Slice]:
             )
         return found
 
-    return _memoised(_stat_key("slices", folder), compute)
+    # keyed on every file's name, size and modification time: a slice replaced in place is read again
+    listing = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_file():
+                stat = entry.stat()
+                listing.append((entry.name, stat.st_size, stat.st_mtime_ns, stat.st_ino))
+    return _memoised(("slices", os.path.realpath(folder), tuple(sorted(listing))), compute)
 
 
 def _format_numbers(values, unit: str = "") -> str:
