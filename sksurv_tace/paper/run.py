@@ -63,8 +63,10 @@ class ReproduceResult:
     skipped: dict[str, str] = field(default_factory=dict)
 
 
-def _hashable(value):
-    """A parameter value as a set member (lists as tuples)."""
+def _hashable(value, key=None):
+    """A parameter value as a set member (lists as tuples); a ``mask_geometry`` of None is the default, "strict"."""
+    if key == "mask_geometry" and value is None:
+        return "strict"
     return tuple(value) if isinstance(value, list) else value
 
 
@@ -194,7 +196,7 @@ def reproduce(
     models = dict(models)
     keys = ("mask_label", "segment", "mask_geometry")
     rules = {
-        tuple((key, _hashable(params.get(f"{prefix}{key}"))) for key in keys if f"{prefix}{key}" in params)
+        tuple((key, _hashable(params.get(f"{prefix}{key}"), key)) for key in keys if f"{prefix}{key}" in params)
         for m in models.values()
         for params in [m.get_params()]
         for prefix in {k[: -len("mask_label")] for k in params if k.endswith("mask_label")}
