@@ -204,9 +204,11 @@ def test_seg_errors_name_the_patient_and_the_segments(archive):
         CTPreprocessor(segment="Abdominal aorta").fit(X)
     with pytest.raises(ValueError, match=r"patient HCC_007: mask .* is a DICOM SEG: choose its segment with segment="):
         CTPreprocessor(mask_label=2).fit(X)
-    for bad in ((), 0, 1.5, True):
+    for bad in ((), 0, 1.5, True, {"Mass"}):
         with pytest.raises(ValueError, match="segment"):
             CTPreprocessor(segment=bad).fit(X)
+        with pytest.raises(ValueError, match="segment"):
+            RadiomicsExtractor(segment=bad).fit(X)
     # the transform path (no pre-flight) gives the same messages
     with pytest.raises(ValueError, match=r"patient HCC_007: mask DICOM SEG .* has no segment 'Necrosis'"):
         CTPreprocessor(segment="Necrosis").transform(X)

@@ -65,7 +65,14 @@ def check_segment(segment):
     """``segment`` as None or a tuple of labels (str) and numbers (int > 0); a ``ValueError`` otherwise."""
     if segment is None:
         return None
-    items = (segment,) if isinstance(segment, str | Integral) else tuple(segment) if segment is not None else ()
+    if isinstance(segment, str | Integral):
+        items = (segment,)
+    elif isinstance(segment, list | tuple):
+        items = tuple(segment)
+    else:
+        raise ValueError(
+            f"segment must be a label (str), a segment number (int >= 1) or a tuple of them; got {segment!r}"
+        )
     if not items:
         raise ValueError("segment must be a label, a number or a non-empty tuple of them; got an empty sequence")
     out = []
