@@ -53,8 +53,8 @@ def survival_at(survival: np.ndarray, unique_times: np.ndarray, times) -> np.nda
     return padded[:, index]
 
 
-def survival_at_times(survival_at_cuts: np.ndarray, cuts, times) -> np.ndarray:
-    """Evaluate piecewise-constant survival curves known at interval ``cuts`` (``S(0) = 1`` first) at ``times``.
+def survival_at_times(survival_at_cuts: np.ndarray, cuts, times, interpolation: str = "step") -> np.ndarray:
+    """Evaluate survival curves known at interval ``cuts`` (``S(0) = 1`` first) at ``times``.
 
     Parameters
     ----------
@@ -64,17 +64,35 @@ def survival_at_times(survival_at_cuts: np.ndarray, cuts, times) -> np.ndarray:
         Interval cuts, starting at 0, strictly increasing.
     times : float or sequence of float
         Times in ``[0, cuts[-1]]``.
+    interpolation : {"step", "constant_hazard"}, default="step"
+        ``"step"``: piecewise constant, ``S(t) = S(cuts[k])`` for ``cuts[k] <= t < cuts[k + 1]``.
+        ``"constant_hazard"``: a constant hazard within each interval, so ``log S`` is linear
+        between cuts: ``S(t) = S(c_k) * (S(c_{k+1}) / S(c_k)) ** ((t - c_k) / (c_{k+1} - c_k))``;
+        both agree at the cuts.
 
     Returns
     -------
     ndarray, shape (n_samples, len(times))
-        ``S(t) = S(cuts[k])`` for ``cuts[k] <= t < cuts[k + 1]``.
 
     Examples
     --------
     >>> survival_at_times(np.array([[1.0, 0.9, 0.8]]), [0, 365, 730], [0, 364.9, 365, 700, 730])
     array([[1. , 1. , 0.9, 0.9, 0.8]])
+    >>> survival_at_times(np.array([[1.0, 0.81]]), [0, 2], [1, 2], interpolation="constant_hazard").round(6)
+    array([[0.9 , 0.81]])
     """
+    if interpolation not in ("step", "constant_hazard"):
+        raise ValueError(f"interpolation must be 'step' or 'constant_hazard'; got {interpolation!r}")
     cuts = np.asarray(cuts, dtype=np.float64)
     times = _check_times(times, cuts[-1], "the last interval cut: the model predicts survival only up to it")
-    return survival_at(np.asarray(survival_at_cuts)[:, 1:], cuts[1:], times)
+    survival_at_cuts = np.asarray(survival_at_cuts, dtype=np.float64)
+    if interpolation == "step":
+        return survival_at(survival_at_cuts[:, 1:], cuts[1:], times)
+    k = np.clip(np.searchsorted(cuts, times, side="right") - 1, 0, len(cuts) - 2)  # interval of each time
+    fraction = (times - cuts[k]) / (cuts[k + 1] - cuts[k])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_s = np.log(survival_at_cuts)
+        log_t = log_s[:, k] + fraction * (log_s[:, k + 1] - log_s[:, k])
+    # S(c_k) = 0 stays 0 after c_k; S(c_{k+1}) = 0 gives 0 inside the interval but S(c_k) at its start
+    log_t = np.where(np.isnan(log_t), np.where(fraction == 0, log_s[:, k], -np.inf), log_t)
+    return np.exp(log_t)

@@ -27,7 +27,8 @@ def _sigmoid(x):
 HAND_CASES = [
     (10.0, True, [], 0),  # death in the first year
     (500.0, True, [0], 1),  # death in the second year
-    (365.0, True, [0], 1),  # death exactly at a cut: the first year was survived
+    (365.0, True, [], 0),  # death exactly at a cut: in the interval ending there (as S(365) and the metrics count it)
+    (1460.0, True, [0, 1, 2], 3),  # death on the last cut: in the last interval
     (1400.0, True, [0, 1, 2], 3),  # death in the last interval
     (2000.0, True, [0, 1, 2, 3], None),  # death after the last cut: counts as survival of all intervals
     (400.0, False, [0], None),  # censored before the midpoint of interval 1: interval 1 not survived
@@ -82,20 +83,73 @@ def _nnet_survival_loss(y_pred, t, f, breaks):
 
 
 def test_loss_matches_nnet_survival_reference():
+    # censoring="half_interval" is Nnet-survival's make_surv_array; its deaths on a cut day go to the next interval
+    # (here: the interval ending there), so deaths are kept off the cuts for this comparison
     rng = np.random.default_rng(0)
     n = 200
     t = rng.exponential(900.0, n).round()
     t[:5] = [365.0, 730.0, 182.5, 1460.0, 3000.0]
     f = rng.random(n) < 0.6
+    f[np.isin(t, CUTS)] = False
     logits = rng.normal(size=(n, 4))
     expected = _nnet_survival_loss(_sigmoid(logits), t, f, np.asarray(CUTS))
-    index, died = encode_survival(t, f, CUTS)
+    index, died = encode_survival(t, f, CUTS, censoring="half_interval")
     got = discrete_time_nll(
         torch.tensor(logits), torch.as_tensor(index), torch.as_tensor(died, dtype=torch.float64), reduction="sum"
     )
     np.testing.assert_allclose(float(got), expected, rtol=1e-10)
     mean = discrete_time_nll(torch.tensor(logits), torch.as_tensor(index), torch.as_tensor(died, dtype=torch.float64))
     np.testing.assert_allclose(float(mean), expected / n, rtol=1e-10)
+
+
+def _pycox_logistic_hazard_loss(phi, t, f, cuts):
+    """Reference: pycox's LabTransDiscreteTime (IdxDiscUnknownC: deaths rounded up to a cut, censorings down, times
+    past the last cut censored there) and nll_logistic_hazard (BCE of the hazard logits, summed up to the index)."""
+    t, f = t.astype(float).copy(), f.astype(bool).copy()
+    late = t > cuts.max()
+    t[late], f[late] = cuts.max(), False
+    bins = np.searchsorted(cuts, t, side="left")
+    exact = cuts[np.minimum(bins, len(cuts) - 1)] == t
+    idx = np.where(f, bins, bins - 1 + exact)
+    y = np.zeros_like(phi)
+    y[np.arange(len(t)), idx] = f
+    bce = np.logaddexp(0.0, phi) - y * phi
+    return np.cumsum(bce, axis=1)[np.arange(len(t)), idx].sum()
+
+
+def test_completed_censoring_matches_pycox_logistic_hazard():
+    rng = np.random.default_rng(1)
+    n = 200
+    t = rng.exponential(900.0, n).round()
+    t[:8] = [365.0, 730.0, 1095.0, 1460.0, 365.0, 1460.0, 182.5, 3000.0]
+    f = rng.random(n) < 0.6
+    f[:8] = [True, True, True, True, False, False, False, True]  # deaths and censorings on cut days
+    logits = rng.normal(size=(n, 4))  # log-odds of surviving each interval
+    # pycox's hazard logits: one node per cut, the first at t = 0 (hazard ~ 0: nobody dies at time 0)
+    phi = np.column_stack([np.full(n, -60.0), -logits])
+    expected = _pycox_logistic_hazard_loss(phi, t, f, np.asarray(CUTS))
+    index, died = encode_survival(t, f, CUTS, censoring="completed")
+    got = discrete_time_nll(
+        torch.tensor(logits), torch.as_tensor(index), torch.as_tensor(died, dtype=torch.float64), reduction="sum"
+    )
+    np.testing.assert_allclose(float(got), expected, rtol=1e-10)
+
+
+def test_censoring_rules_by_hand():
+    # cuts 0/365/730/1095/1460: censored at 600 (past the midpoint 547.5 of interval 1) survived intervals 0 and 1
+    # under half_interval, only interval 0 under completed; at 400 (before the midpoint) interval 0 under both
+    time = np.array([600.0, 400.0, 730.0, 100.0, 1500.0])
+    event = np.zeros(5, dtype=bool)
+    assert encode_survival(time, event, CUTS, censoring="half_interval")[0].tolist() == [2, 1, 2, 0, 4]
+    assert encode_survival(time, event, CUTS, censoring="completed")[0].tolist() == [1, 1, 2, 0, 4]
+    # one patient censored at 600, every h_j = 0.8: half_interval -> -2 log 0.8, completed -> -log 0.8
+    logits = torch.full((1, 4), float(np.log(0.8 / 0.2)), dtype=torch.float64)
+    for rule, n_survived in [("half_interval", 2), ("completed", 1)]:
+        index, died = encode_survival([600.0], [False], CUTS, censoring=rule)
+        loss = discrete_time_nll(logits, torch.as_tensor(index), torch.as_tensor(died, dtype=torch.float64))
+        np.testing.assert_allclose(float(loss), -n_survived * np.log(0.8), rtol=1e-12)
+    with pytest.raises(ValueError, match="censoring must be one of"):
+        encode_survival(time, event, CUTS, censoring="midpoint")
 
 
 def test_loss_is_finite_for_extreme_logits():
@@ -174,3 +228,15 @@ def test_clinical_mlp_and_heads():
     image_only = FusionNet(n_clinical=0).eval()
     assert image_only.clinical is None and image_only.head.in_features == 512
     assert ImageOnlyNet(n_intervals=3)(image).shape == (2, 3)
+
+
+def test_baseline_logits_minimise_the_loss_of_a_constant_prediction():
+    from sksurv_tace.models.nn import baseline_logits
+
+    rng = np.random.default_rng(3)
+    t = rng.exponential(900.0, 300).round() + 1
+    f = rng.random(300) < 0.6
+    index, died = encode_survival(t, f, CUTS)
+    logits = torch.tensor(baseline_logits(index, died, 4), dtype=torch.float64).repeat(300, 1).requires_grad_(True)
+    discrete_time_nll(logits, torch.as_tensor(index), torch.as_tensor(died, dtype=torch.float64)).backward()
+    np.testing.assert_allclose(logits.grad.sum(dim=0).numpy(), 0.0, atol=1e-12)  # the maximum-likelihood constant

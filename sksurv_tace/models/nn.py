@@ -24,9 +24,11 @@ from torch import nn
 from torch.nn import functional as F
 
 __all__ = [
+    "CENSORING_RULES",
     "DEFAULT_CUTS",
     "ClinicalMLP",
     "DiscreteTimeNLL",
+    "baseline_logits",
     "FusionNet",
     "ImageEncoder",
     "ImageOnlyNet",
@@ -50,20 +52,39 @@ def check_cuts(cuts: Sequence[float]) -> np.ndarray:
     return arr
 
 
+#: The censoring rules of :func:`encode_survival`.
+CENSORING_RULES: tuple[str, ...] = ("half_interval", "completed")
+
+
 def encode_survival(
-    time: np.ndarray, event: np.ndarray, cuts: Sequence[float] = DEFAULT_CUTS
+    time: np.ndarray,
+    event: np.ndarray,
+    cuts: Sequence[float] = DEFAULT_CUTS,
+    *,
+    censoring: str = "half_interval",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Encode right-censored survival as ``(interval_index, event_in_interval)`` for :func:`discrete_time_nll`.
 
-    With ``m = len(cuts) - 1`` intervals ``[cuts[j], cuts[j + 1])``:
+    With ``m = len(cuts) - 1`` intervals ``(cuts[j], cuts[j + 1]]`` (closed on the right, as the
+    survival curve ``S(cuts[j + 1]) = prod_{i<=j} h_i`` includes the deaths on the cut day, like the
+    metrics and Kaplan-Meier):
 
-    * death at ``t < cuts[-1]`` in interval ``k``: survived intervals ``0..k-1`` and died in
-      ``k`` -> ``(k, 1)``;
-    * censored at ``t`` in interval ``k``: survived ``0..k-1``, and also ``k`` when ``t`` is at
-      or past the interval's midpoint -> ``(k or k + 1, 0)``;
-    * death or censoring at ``t >= cuts[-1]``: survived all intervals -> ``(m, 0)``.
+    * death at ``t <= cuts[-1]`` in interval ``k`` (``cuts[k] < t <= cuts[k + 1]``): survived
+      intervals ``0..k-1`` and died in ``k`` -> ``(k, 1)``; a death on a cut day ``c`` counts in
+      the interval ending at ``c``;
+    * censored at ``t`` in interval ``k``, by ``censoring``:
 
-    This is nnet-survival's ``make_surv_array`` written as two integers per patient.
+      - ``"half_interval"`` (Nnet-survival, Gensheimer & Narasimhan 2019, ``make_surv_array``):
+        survived ``0..k-1``, and also ``k`` when ``t`` is at or past the interval's midpoint ->
+        ``(k or k + 1, 0)``;
+      - ``"completed"`` (pycox's ``LogisticHazard``: censoring times rounded down to a cut,
+        ``LabTransDiscreteTime``): survived the intervals completed by ``t``
+        (``cuts[j + 1] <= t``) -> ``(k, 0)``, or ``(k + 1, 0)`` when ``t`` is the cut ``cuts[k + 1]``;
+
+    * death after ``cuts[-1]`` or censoring at ``t >= cuts[-1]``: survived all intervals -> ``(m, 0)``.
+
+    Nnet-survival puts a death on a cut day in the next interval; here it is in the interval ending
+    on that day (pycox's rule), the one change from ``make_surv_array``.
 
     Parameters
     ----------
@@ -73,6 +94,8 @@ def encode_survival(
         True for a death.
     cuts : sequence of float, default=(0, 365, 730, 1095, 1460)
         Interval boundaries, starting at 0, strictly increasing.
+    censoring : {"half_interval", "completed"}, default="half_interval"
+        How much of its last interval a censored patient counts as having survived (see above).
 
     Returns
     -------
@@ -84,23 +107,63 @@ def encode_survival(
 
     Examples
     --------
-    >>> idx, ev = encode_survival([100.0, 200.0, 100.0, 2000.0], [True, False, False, True])
+    >>> idx, ev = encode_survival([100.0, 365.0, 200.0, 100.0, 2000.0], [True, True, False, False, True])
     >>> idx.tolist(), ev.tolist()
-    ([0, 1, 0, 4], [1.0, 0.0, 0.0, 0.0])
+    ([0, 0, 1, 0, 4], [1.0, 1.0, 0.0, 0.0, 0.0])
+    >>> encode_survival([200.0, 365.0], [False, False], censoring="completed")[0].tolist()
+    [0, 1]
     """
+    if censoring not in CENSORING_RULES:
+        raise ValueError(f"censoring must be one of {list(CENSORING_RULES)}; got {censoring!r}")
     cuts = check_cuts(cuts)
     time = np.asarray(time, dtype=np.float64)
     event = np.asarray(event, dtype=bool)
     ends = cuts[1:]
-    midpoints = 0.5 * (cuts[:-1] + cuts[1:])
-    # number of interval ends reached (deaths) or midpoints reached (censored)
-    n_ends = (time[:, None] >= ends[None, :]).sum(axis=1)
-    n_mid = (time[:, None] >= midpoints[None, :]).sum(axis=1)
     m = len(ends)
-    died_inside = event & (time < cuts[-1])
-    index = np.where(event, n_ends, n_mid)
-    index = np.where(time >= cuts[-1], m, index)
+    # deaths: interval ends strictly before t (a death on a cut day is in the interval ending there)
+    death_index = (time[:, None] > ends[None, :]).sum(axis=1)
+    if censoring == "half_interval":
+        midpoints = 0.5 * (cuts[:-1] + cuts[1:])
+        censored_index = (time[:, None] >= midpoints[None, :]).sum(axis=1)
+    else:
+        censored_index = (time[:, None] >= ends[None, :]).sum(axis=1)
+    died_inside = event & (time <= cuts[-1])
+    index = np.where(died_inside, death_index, np.where(event, m, censored_index))
     return index.astype(np.int64), died_inside.astype(np.float32)
+
+
+def baseline_logits(interval_index, event, n_intervals: int) -> np.ndarray:
+    """Life-table logits of surviving each interval: the loss's best constant prediction for a cohort.
+
+    For interval ``j``, ``d_j`` patients die in it and ``r_j`` are at risk in it (reached it and either
+    survived it or died in it, as :func:`discrete_time_nll` counts them); the logit is
+    ``log((r_j - d_j) / d_j)``, clipped to ``[-10, 10]`` when no or every patient dies. Setting a survival
+    head's bias to it starts training at the cohort's baseline survival instead of ``h_j = 0.5``.
+
+    Parameters
+    ----------
+    interval_index, event : array-like, shape (n_samples,)
+        From :func:`encode_survival`.
+    n_intervals : int
+
+    Returns
+    -------
+    ndarray of float64, shape (n_intervals,)
+
+    Examples
+    --------
+    >>> baseline_logits([0, 1, 1, 2, 2], [1, 1, 0, 0, 0], 2).round(4).tolist()  # 1/5 then 1/3 die
+    [1.3863, 0.6931]
+    """
+    index = np.asarray(interval_index, dtype=np.int64)
+    died = np.asarray(event, dtype=np.float64) > 0
+    j = np.arange(int(n_intervals))[:, None]
+    deaths = ((index[None, :] == j) & died[None, :]).sum(axis=1)
+    at_risk = (index[None, :] > j).sum(axis=1) + deaths
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logits = np.log((at_risk - deaths) / deaths)
+    logits = np.where(at_risk == 0, 0.0, logits)
+    return np.clip(logits, -10.0, 10.0)
 
 
 def discrete_time_nll(
