@@ -247,3 +247,19 @@ def test_lesion_burden_of_a_dicom_seg(tmp_path):
     assert expected["lesion_count"] == 2
     with pytest.raises(ValueError, match=r"patient P1.*Liver.*Mass"):
         LesionBurden().fit_transform(X)  # two segments and none chosen
+
+
+def test_radiomics_of_a_sphere_keeps_pyradiomics_axis_lengths_real(two_spheres):
+    """pyradiomics returns a sphere's axis lengths as complex numbers with a 1e-17 imaginary part (numpy's eig on
+    equal eigenvalues); the extractor keeps the real part (it failed with a TypeError) and refuses a real complex."""
+    from sksurv_tace.preprocessing import RadiomicsExtractor
+    from sksurv_tace.preprocessing.radiomics import _real
+
+    paths, _, _ = two_spheres
+    X = pd.DataFrame({"patient_id": ["A"], "ct": [paths["ct"]], "mask": [paths["large"]]})
+    axes = RadiomicsExtractor(feature_classes=["shape"], progress=False).fit_transform(X).filter(like="AxisLength")
+    least, major, minor = (float(axes[f"original_shape_{k}AxisLength"].iloc[0]) for k in ("Least", "Major", "Minor"))
+    assert 0 < least <= minor <= major < 2 * R_LARGE * 1.1
+    assert _real(np.asarray(17.9 - 5.7e-17j), "f", "patient A") == 17.9
+    with pytest.raises(ValueError, match="patient A: pyradiomics returned the complex value"):
+        _real(np.asarray(1.0 + 0.5j), "f", "patient A")

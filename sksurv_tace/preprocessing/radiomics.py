@@ -112,8 +112,19 @@ def _tumour_features(image, tumour, params: dict, label: str) -> dict:
                 if params["include_diagnostics"]:
                     features[prefix + name] = value
                 continue
-            features[prefix + name] = float(np.asarray(value))
+            features[prefix + name] = _real(np.asarray(value), prefix + name, label)
     return features
+
+
+def _real(value: np.ndarray, name: str, label: str) -> float:
+    """A feature as a float. pyradiomics' shape features take eigenvalues from ``numpy.linalg.eig``, which returns
+    complex numbers with a rounding-level imaginary part for a symmetric ROI (a sphere's equal axes): the real part
+    is the value. A truly complex value is refused."""
+    if np.iscomplexobj(value):
+        if abs(value.imag) > 1e-9 * max(1.0, abs(value.real)):
+            raise ValueError(f"{label}: pyradiomics returned the complex value {complex(value)} for {name}")
+        value = value.real
+    return float(value)
 
 
 def peritumoral_ring(tumour: np.ndarray, ct: np.ndarray, spacing, ring_mm: float) -> np.ndarray:
