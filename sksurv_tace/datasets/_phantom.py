@@ -19,7 +19,7 @@ any model was run on the family, see :func:`~sksurv_tace.datasets.make_tace_coho
   i.i.d., so every first-order statistic inside the mask is independent of ``z`` by construction.
 * ``"peritumoral"``: the tumour inside the mask is drawn as in ``"texture"`` but from a nuisance
   phenotype independent of ``z``; ``z`` acts only outside the mask, in the liver
-  (:func:`_peritumoral_signal`): an enhancing capsule (90 HU, within 2 mm) with gaps over a
+  (:func:`_peritumoral_signal`): an enhancing capsule (90 HU, the first voxel layer) with gaps over a
   share ``0.1 + 0.6 p`` of it; an infiltrative margin (tumour-like 45 HU fingers reaching
   ``(1 + 8 p)·max(0, h)`` mm, ``h`` a random angular field in [-1, 1]); a peritumoural
   arterial-enhancement wedge (+30 HU fading to 0 at ``5 + 15 p`` mm, half-angle ``20 + 50 p``
