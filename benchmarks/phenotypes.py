@@ -22,9 +22,10 @@ true log hazard ``lp``; its image part ``image_lp``; its clinical part ``clinica
 ``(C − 0.5) / (C_oracle − 0.5)``, the share of the full oracle's excess C. Tests of the reference
 (``--reference``, default FusionSurvival, else the first model) against each model: per split, the
 paired bootstrap of :func:`sksurv_tace.metrics.compare_models` (BH-FDR over the models); across
-splits, the corrected resampled t-test of Nadeau & Bengio (2003) on the per-split C differences
-(variance inflated by ``1/J + n_validation/n_training`` because the splits share patients; ``J − 1``
-degrees of freedom), BH-FDR over the models of a family. No ranking is claimed without that test.
+splits, :func:`sksurv_tace.metrics.compare_over_splits`: the corrected resampled t-test of Nadeau &
+Bengio (2003) on the per-split C differences (variance inflated by ``1/J + n_validation/n_training``
+because the splits share patients; ``J − 1`` degrees of freedom), BH-FDR over the models of a family.
+No ranking is claimed without that test.
 
 Writes to ``--out``: ``per_split.csv`` (one row per family, split and model, after every split, so
 a stopped run keeps what it did), ``summary.csv``, ``tests.csv``, ``results.json`` and ``table.md``.
@@ -40,7 +41,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from sklearn.base import clone
 
 from sksurv_tace import metrics
@@ -76,20 +76,6 @@ def _fit_predict(models: dict, X_tr, y_tr, X_va) -> tuple[dict, dict]:
     return risks, seconds
 
 
-def corrected_resampled_ttest(differences, n_train: int, n_test: int) -> tuple[float, float]:
-    """Nadeau & Bengio's corrected resampled t-test of the mean of per-split differences: ``(t, two-sided p)``.
-
-    ``t = mean(d) / sqrt((1/J + n_test/n_train) var(d))`` with ``J − 1`` degrees of freedom; NaN for fewer than
-    two splits or no variance.
-    """
-    d = np.asarray(differences, dtype=float)
-    d = d[np.isfinite(d)]
-    if len(d) < 2 or d.var(ddof=1) == 0:
-        return float("nan"), float("nan")
-    t = d.mean() / np.sqrt((1.0 / len(d) + n_test / n_train) * d.var(ddof=1))
-    return float(t), float(2 * stats.t.sf(abs(t), len(d) - 1))
-
-
 def _split_rows(family, split, y_va, risks, seconds, truth_va) -> list[dict]:
     oracle_c = metrics.harrell_c(y_va, truth_va["lp"])
     rows = []
@@ -119,32 +105,20 @@ def summarise(per_split: pd.DataFrame, boot: pd.DataFrame, reference: str, n_tra
     ).reset_index()  # fmt: skip
     rows = []
     for family, group in per_split.groupby("family", sort=False):
-        wide = group.pivot(index="split", columns="model", values="c_index")
-        if reference not in wide:
+        models = group[~group["model"].isin(list(ORACLES))]
+        if reference not in set(models["model"]) or models["model"].nunique() < 2:
             continue
-        family_rows = []
-        for model in wide.columns:
-            if model == reference or model in ORACLES:
-                continue
-            d = (wide[reference] - wide[model]).to_numpy()
-            t, p = corrected_resampled_ttest(d, n_train, n_test)
-            b = boot[(boot["family"] == family) & (boot["model"] == model)] if len(boot) else boot
-            significant = int((b["p_bootstrap_fdr"] < 0.05).sum()) if len(b) else 0
-            family_rows.append(
-                dict(family=family, model=model, reference=reference, splits=int(np.isfinite(d).sum()),
-                     difference_mean=float(np.nanmean(d)),
-                     difference_sd=float(np.nanstd(d, ddof=1)) if len(d) > 1 else np.nan,
-                     reference_better_splits=int((d > 0).sum()), t=t, p_corrected_t=p,
-                     bootstrap_significant_splits=significant)
+        table = metrics.compare_over_splits(models, reference, test_train_ratio=n_test / n_train, split_column="split")
+        wide = models.pivot(index="split", columns="model", values="c_index")
+        for r in table.itertuples():
+            b = boot[(boot["family"] == family) & (boot["model"] == r.model)] if len(boot) else boot
+            rows.append(
+                dict(family=family, model=r.model, reference=reference, splits=r.n_splits,
+                     difference_mean=-r.mean_difference, difference_sd=r.sd_difference,
+                     reference_better_splits=int((wide[reference] > wide[r.model]).sum()), t=-r.t,
+                     p_corrected_t=r.p_value, p_fdr=r.p_fdr,
+                     bootstrap_significant_splits=int((b["p_bootstrap_fdr"] < 0.05).sum()) if len(b) else 0)
             )  # fmt: skip
-        ps = np.array([r["p_corrected_t"] for r in family_rows])
-        adjusted = np.full(len(ps), np.nan)
-        defined = np.isfinite(ps)
-        if defined.any():
-            adjusted[defined] = stats.false_discovery_control(ps[defined], method="bh")
-        for row, q in zip(family_rows, adjusted, strict=True):
-            row["p_fdr"] = q
-        rows += family_rows
     return summary, pd.DataFrame(rows)
 
 
