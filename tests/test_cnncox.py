@@ -103,3 +103,33 @@ def test_dump_model_refers_to_the_network_file(model, cnn, cohort, tmp_path):
         load_model(tmp_path / "CNNCox.joblib")
     with pytest.raises(ValueError, match="fitted CNNCox"):
         dump_model(cnn, tmp_path / "x.joblib", cnn_file=tmp_path / "moved.joblib")
+
+
+def test_cross_fit_scores_come_from_nets_that_never_saw_the_row(cnn, cohort):
+    from sksurv.linear_model import CoxPHSurvivalAnalysis
+
+    X, y = cohort
+    model = CNNCox(cnn, prefit=True, cross_fit=2, select_clinical=False, clinical_columns=["age"], alpha=0.1)
+    model.fit(X, y)
+    assert model.cnn_ is cnn  # the network trained on all rows scores new patients
+    in_sample = cnn.predict_survival_at(X, [1095.0])[:, 0]
+    folds = model.cross_fit_folds_
+    assert len(folds) == 2 and sorted(np.concatenate(folds).tolist()) == list(range(len(X)))
+    assert not np.allclose(model.train_score_, in_sample)
+    for held_out in folds:
+        train = np.setdiff1d(np.arange(len(X)), held_out)
+        unseen = clone(cnn).fit(X.iloc[train], y[train])  # seeded: the same net as the fold's
+        np.testing.assert_array_equal(
+            model.train_score_[held_out], unseen.predict_survival_at(X.iloc[held_out], [1095.0])[:, 0]
+        )
+    # the Cox stage is fitted on the out-of-fold scores, predictions use the full network's
+    design = np.column_stack([X["age"].to_numpy(float), model.train_score_])
+    np.testing.assert_allclose(
+        model.coef_, CoxPHSurvivalAnalysis(alpha=0.1, ties="efron").fit(design, y).coef_, rtol=1e-6
+    )
+    np.testing.assert_allclose(model._design(X)[:, -1], in_sample)
+    default = CNNCox(cnn, prefit=True, select_clinical=False, clinical_columns=["age"], alpha=0.1).fit(X, y)
+    assert default.cross_fit_folds_ is None
+    np.testing.assert_array_equal(default.train_score_, in_sample)
+    with pytest.raises(ValueError, match="cross_fit"):
+        CNNCox(cnn, prefit=True, cross_fit=1).fit(X, y)

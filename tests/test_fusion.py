@@ -348,3 +348,100 @@ def test_training_batches_are_shuffled_and_no_batch_of_one():
     unshuffled = SurvivalNet(ImageOnlyNet, batch_size=8, iterator_train__shuffle=False)
     unshuffled = unshuffled.get_iterator(dataset, training=True)
     assert isinstance(unshuffled.sampler.sampler, SequentialSampler)
+
+
+def _members_survival(model, X):
+    """Each member's S at the cuts from its torch module directly: sigmoid, cumulative product, S(0) = 1 first."""
+    inputs = {k: torch.as_tensor(v) for k, v in model.prepare_inputs(X).items()}
+    out = []
+    for net in model.nets_:
+        with torch.no_grad():
+            logits = net.module_.eval()(**inputs).double().numpy()
+        out.append(np.column_stack([np.ones(len(X)), np.cumprod(1.0 / (1.0 + np.exp(-logits)), axis=1)]))
+    return np.stack(out)
+
+
+def test_fold_ensemble_averages_members_trained_on_internal_folds(cohort):
+    X, y = cohort
+    model = CTSurvival(**TINY, n_ensemble=2)
+    model.fit(X, y)
+    assert len(model.nets_) == 2 and model.net_ is model.nets_[0]
+    assert model.best_epoch_.shape == (2,) and set(model.best_epoch_) <= {1, 2}
+    # each member validates on its held-out fold, trains on the rest: the folds partition the patients
+    splits = [net.train_split for net in model.nets_]
+    held_out = [np.asarray(s.valid) for s in splits]
+    assert sorted(np.concatenate(held_out).tolist()) == list(range(len(X)))
+    for split in splits:
+        assert not set(split.train) & set(split.valid) and len(split.train) + len(split.valid) == len(X)
+    members = _members_survival(model, X)
+    assert not np.allclose(members[0], members[1])
+    mean = members.mean(axis=0)
+    np.testing.assert_allclose(model.predict_survival_function(X, return_array=True), mean, rtol=1e-5)
+    np.testing.assert_allclose(model.predict(X), 1.0 - mean[:, 3], rtol=1e-5)
+    again = clone(model).fit(X, y)  # deterministic under random_state
+    np.testing.assert_array_equal(again.predict(X), model.predict(X))
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(model)).predict(X), model.predict(X))
+    curve = model.learning_curve_
+    assert list(curve.columns) == ["member", "epoch", "train_loss", "valid_loss", "best"]
+    assert curve.groupby("member")["best"].sum().tolist() == [1, 1]
+    with pytest.raises(ValueError, match="n_ensemble"):
+        CTSurvival(**TINY, n_ensemble=0).fit(X, y)
+
+
+def test_single_net_learning_curve_and_best_epoch(ct_model):
+    curve = ct_model.learning_curve_
+    history = ct_model.history_
+    np.testing.assert_allclose(curve["train_loss"], history[:, "train_loss"])
+    np.testing.assert_allclose(curve["valid_loss"], history[:, "valid_loss"])
+    best = int(ct_model.best_epoch_[0])
+    assert curve.loc[curve["best"], "epoch"].tolist() == [best]
+    assert curve["valid_loss"].iloc[best - 1] == curve["valid_loss"].min()  # the epoch early stopping restored
+
+
+def test_constant_hazard_interpolation_between_cuts(ct_model, cohort):
+    X, _ = cohort
+    step = ct_model.predict_survival_function(X.iloc[:4], return_array=True)
+    smooth = pickle.loads(pickle.dumps(ct_model)).set_params(interpolation="constant_hazard")
+    at = smooth.predict_survival_at(X.iloc[:4], [182.5, 365.0, 912.5, 1095.0])
+    # constant hazard in (c_k, c_k+1]: S at the midpoint is the geometric mean of S at the two cuts
+    np.testing.assert_allclose(at[:, 0], np.sqrt(step[:, 0] * step[:, 1]), rtol=1e-12)
+    np.testing.assert_allclose(at[:, 2], np.sqrt(step[:, 2] * step[:, 3]), rtol=1e-12)
+    np.testing.assert_allclose(at[:, [1, 3]], step[:, [1, 3]], rtol=1e-12)  # the cuts are unchanged
+    np.testing.assert_allclose(smooth.predict(X.iloc[:4]), ct_model.predict(X.iloc[:4]))  # horizon on a cut
+    functions = smooth.predict_survival_function(X.iloc[:2])
+    np.testing.assert_allclose([f(182.5)[0] for f in functions], at[:2, 0], rtol=1e-12)
+    with pytest.raises(ValueError, match="interpolation"):
+        pickle.loads(pickle.dumps(ct_model)).set_params(interpolation="linear").predict(X.iloc[:2])
+
+
+def test_censoring_rule_is_checked_and_used(cohort):
+    X, y = cohort
+    with pytest.raises(ValueError, match="censoring"):
+        CTSurvival(**TINY, censoring="midpoint").fit(X, y)
+
+
+def test_recalibrated_batchnorm_holds_the_training_rows_statistics(cohort):
+    X, y = cohort
+    # early_stopping=None: all 24 patients train, in three equal batches of 8 (the running mean is their mean)
+    options = {**TINY, "max_epochs": 1, "early_stopping": None, "augment": False}
+    model = CTSurvival(**options, recalibrate_bn=True).fit(X, y)
+    stale = CTSurvival(**options, recalibrate_bn=False).fit(X, y)
+    backbone = model.net_.module_.encoder.backbone
+    with torch.no_grad():
+        conv = backbone.conv1(torch.as_tensor(model.prepare_inputs(X)["image"]))
+    np.testing.assert_allclose(
+        backbone.bn1.running_mean.numpy(), conv.mean(dim=(0, 2, 3)).numpy(), rtol=1e-4, atol=1e-6
+    )
+    assert not np.allclose(stale.net_.module_.encoder.backbone.bn1.running_mean.numpy(), conv.mean(dim=(0, 2, 3)))
+    # the same weights: recalibration draws no random number and leaves training untouched
+    torch.testing.assert_close(backbone.conv1.weight, stale.net_.module_.encoder.backbone.conv1.weight)
+
+
+def test_baseline_bias_starts_at_the_life_table(cohort):
+    from sksurv_tace.models.nn import baseline_logits, encode_survival
+
+    X, y = cohort
+    model = CTSurvival(**{**TINY, "max_epochs": 1, "early_stopping": None}, baseline_bias=True, lr=0.0).fit(X, y)
+    index, died = encode_survival(y["time"], y["event"])
+    expected = baseline_logits(index, died, 4)
+    np.testing.assert_allclose(model.net_.module_.head.bias.detach().numpy(), expected, rtol=1e-6)

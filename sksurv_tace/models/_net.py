@@ -30,7 +30,7 @@ from skorch.utils import to_tensor
 from sksurv.metrics import concordance_index_censored
 
 from sksurv_tace._survival import survival_at_times
-from sksurv_tace.models.nn import DiscreteTimeNLL, survival_from_logits
+from sksurv_tace.models.nn import DiscreteTimeNLL, baseline_logits, survival_from_logits
 
 
 class EventStratifiedSplit:
@@ -74,6 +74,37 @@ class EventStratifiedSplit:
         cv = cv_cls(n_splits=1, test_size=self.fraction, random_state=self.random_state)
         train, valid = next(cv.split(np.zeros(n), strata if stratify else None))
         return torch.utils.data.Subset(dataset, train), torch.utils.data.Subset(dataset, valid)
+
+
+class FixedSplit:
+    """skorch ``train_split`` with given training and validation rows (a fold ensemble's member).
+
+    Parameters
+    ----------
+    train : array-like of int
+        Rows the net trains on.
+    valid : array-like of int or None
+        Rows of its validation set; None: no validation set (the other rows are left out).
+
+    Examples
+    --------
+    >>> train, valid = FixedSplit([0, 2], [1])(list("abc"))
+    >>> list(train), list(valid)
+    (['a', 'c'], ['b'])
+    """
+
+    def __init__(self, train, valid):
+        self.train = train
+        self.valid = valid
+
+    def __repr__(self):
+        return f"FixedSplit(<{len(self.train)} rows>, <{0 if self.valid is None else len(self.valid)} rows>)"
+
+    def __call__(self, dataset, y=None, groups=None):
+        train = torch.utils.data.Subset(dataset, np.asarray(self.train, dtype=np.int64).tolist())
+        if self.valid is None:
+            return train, None
+        return train, torch.utils.data.Subset(dataset, np.asarray(self.valid, dtype=np.int64).tolist())
 
 
 class ValidationCIndex:
@@ -179,14 +210,36 @@ class SurvivalNet(NeuralNet):
         batches (:mod:`torchvision.transforms.v2`); never of validation or prediction batches.
     amp : bool, default=False
         bfloat16 autocast and channels-last memory on CUDA; ignored on CPU.
+    baseline_bias : bool, default=False
+        Before the first epoch, set the survival head's bias (``module_.head``) to the training rows'
+        life-table logits (:func:`~sksurv_tace.models.nn.baseline_logits`), so the net starts at the
+        cohort's baseline survival instead of ``h_j = 0.5`` (no random number is drawn).
+    recalibrate_bn : bool, default=False
+        After each training epoch, recompute every BatchNorm layer's running mean and variance over the
+        training rows with the current weights (un-augmented, no gradient; "precise BN"), so validation
+        and prediction normalise with statistics of the network they evaluate rather than an average
+        lagging over the last few batches' weights. Draws no random number; the weights' trajectory is
+        unchanged.
     **kwargs
         As in :class:`skorch.NeuralNet`.
     """
 
-    def __init__(self, module, *, augment=False, amp=False, criterion=DiscreteTimeNLL, **kwargs):
+    def __init__(
+        self,
+        module,
+        *,
+        augment=False,
+        amp=False,
+        baseline_bias=False,
+        recalibrate_bn=False,
+        criterion=DiscreteTimeNLL,
+        **kwargs,
+    ):
         super().__init__(module, criterion=criterion, **kwargs)
         self.augment = augment
         self.amp = amp
+        self.baseline_bias = baseline_bias
+        self.recalibrate_bn = recalibrate_bn
 
     def initialize(self):
         super().initialize()
@@ -203,6 +256,7 @@ class SurvivalNet(NeuralNet):
 
     def initialize_module(self):
         super().initialize_module()
+        self.baseline_set_ = False
         if self._cuda_extras():
             self.module_ = self.module_.to(memory_format=torch.channels_last)
         return self
@@ -226,6 +280,45 @@ class SurvivalNet(NeuralNet):
         order = torch.utils.data.RandomSampler(dataset) if shuffle else torch.utils.data.SequentialSampler(dataset)
         batches = torch.utils.data.BatchSampler(order, batch_size, drop_last)
         return torch.utils.data.DataLoader(dataset, batch_size=None, sampler=batches, **kwargs)
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
+        if self.baseline_bias and not getattr(self, "baseline_set_", True) and y is not None:
+            rows = getattr(dataset_train, "indices", None)
+            target = np.asarray(y) if rows is None else np.asarray(y)[np.asarray(rows)]
+            head = self.module_.head
+            logits = baseline_logits(target[:, 0], target[:, 1], head.out_features)
+            with torch.no_grad():
+                head.bias.copy_(torch.as_tensor(logits, dtype=head.bias.dtype))
+            self.baseline_set_ = True
+        return dataset_train, dataset_valid
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
+        if training and self.recalibrate_bn and iterator is not None:
+            self._recalibrate_batchnorm(iterator.dataset)
+
+    def _recalibrate_batchnorm(self, dataset) -> None:
+        norms = [m for m in self.module_.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+        if not norms:
+            return
+        momenta = [m.momentum for m in norms]
+        self.module_.eval()
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # a cumulative average over the batches below
+            m.train()
+        n, size = len(dataset), int(self.batch_size if self.batch_size != -1 else len(dataset))
+        starts = [s for s in range(0, n, size) if n - s > 1 or s == 0]  # no batch of one (BatchNorm needs two)
+        with torch.no_grad(), self._autocast():
+            for start in starts:
+                stop = n if n - (start + size) == 1 else min(start + size, n)
+                batch = torch.utils.data.default_collate([dataset[i] for i in range(start, stop)])
+                Xi, _ = unpack_data(batch)
+                self.infer(Xi)
+        for m, momentum in zip(norms, momenta, strict=True):
+            m.momentum = momentum
+        self.module_.train()
 
     def _cuda_extras(self) -> bool:
         return bool(self.amp) and str(self.device).startswith("cuda") and torch.cuda.is_available()
