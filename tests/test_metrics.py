@@ -826,8 +826,18 @@ def test_compare_over_splits_is_the_corrected_resampled_t_test():
 
 def test_compare_over_splits_bad_input_and_degenerate_cases():
     per_split = pd.DataFrame({"seed": [0, 0, 1, 1], "model": ["F", "A"] * 2, "c_index": [0.7, 0.6, 0.8, 0.7]})
-    row = M.compare_over_splits(per_split, "F").iloc[0]
+    with pytest.warns(RuntimeWarning, match="no test of 'A' against 'F' \\(the same difference in every split"):
+        row = M.compare_over_splits(per_split, "F").iloc[0]
     assert row["mean_difference"] == pytest.approx(-0.1) and np.isnan(row["p_value"])  # no variance: no test
+    gap = per_split.assign(c_index=[0.7, np.nan, 0.8, 0.7])
+    with pytest.warns(RuntimeWarning, match="1 split\\(s\\) without a c_index of 'A' or 'F' left out"):
+        assert M.compare_over_splits(gap, "F")["n_splits"].tolist() == [1]
+    with pytest.raises(ValueError, match="several rows for split 0 and model 'F'"):
+        M.compare_over_splits(pd.concat([per_split, per_split.iloc[:1]]), "F")
+    with pytest.raises(ValueError, match="must hold numbers"):
+        M.compare_over_splits(per_split.assign(c_index=["a", 0.6, 0.8, 0.7]), "F")
+    with pytest.raises(ValueError, match="must be a pandas DataFrame"):
+        M.compare_over_splits(per_split.to_numpy(), "F")
     with pytest.raises(ValueError, match="reference 'G' is not among"):
         M.compare_over_splits(per_split, "G")
     with pytest.raises(ValueError, match=r"lacks the column\(s\) \['td_auc'\]"):

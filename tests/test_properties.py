@@ -1159,6 +1159,68 @@ register(
 )
 
 
+# ------------------------------------------------------------------------------------------- over splits
+@st.composite
+def _per_split_tables(draw, with_nan: bool = False):
+    """A per-split table: K splits x M models of C-index-like values (NaN sometimes), a reference among them."""
+    k, m = draw(st.integers(1, 8)), draw(st.integers(2, 4))
+    value = st.floats(0.3, 0.95, allow_nan=False)
+    if with_nan:
+        value = st.one_of(value, st.just(np.nan))
+    rows = [dict(seed=s, model=f"m{j}", c_index=draw(value)) for s in range(k) for j in range(m)]
+    if draw(st.booleans()):  # ties: one model a shifted copy of another in every split
+        for row in rows:
+            if row["model"] == "m1":
+                row["c_index"] = next(r["c_index"] for r in rows if r["seed"] == row["seed"] and r["model"] == "m0")
+    ratio = draw(st.sampled_from((0.0, 0.25, 1.0)))
+    reference = f"m{draw(st.integers(0, m - 1))}"
+    return Call(M.compare_over_splits, (pd.DataFrame(rows), reference), dict(test_train_ratio=ratio))
+
+
+@st.composite
+def _per_split_bad(draw):
+    table = pd.DataFrame({"seed": [0, 0, 1, 1], "model": ["a", "b"] * 2, "c_index": [0.7, 0.6, 0.8, 0.75]})
+    kind = draw(st.sampled_from(("reference", "ratio", "column", "values", "type", "duplicate")))
+    kwargs: dict = {}
+    reference: Any = "a"
+    if kind == "reference":
+        reference = pick(draw, ["z", None, 0, ""])
+    elif kind == "ratio":
+        kwargs["test_train_ratio"] = pick(draw, [-0.1, np.inf, np.nan, "0.25", True, None])
+    elif kind == "column":
+        kwargs["metric"] = pick(draw, ["auc", "", 3])
+    elif kind == "values":
+        table["c_index"] = pick(draw, [["x", 0.6, 0.8, 0.7], [np.inf, 0.6, 0.8, 0.7], [None, "0.6", 0.8, 0.7]])
+    elif kind == "type":
+        table = pick(draw, [table.to_numpy(), table.to_dict("list"), None])
+    else:
+        table = pd.concat([table, table.iloc[:1]])
+    return Call(M.compare_over_splits, (table, reference), kwargs)
+
+
+def _check_over_splits(call: Call, table, rep: Report):
+    per_split, reference = call.args
+    models = list(dict.fromkeys(per_split["model"]))
+    rep.that(list(table["model"]) == [m for m in models if m != reference], f"rows {list(table['model'])}")
+    p, q = table["p_value"].to_numpy(dtype=float), table["p_fdr"].to_numpy(dtype=float)
+    rep.within("p_value", p, nan_documented=True)
+    rep.within("p_fdr", q, nan_documented=True)
+    fin = np.isfinite(p) & np.isfinite(q)
+    rep.that((q[fin] >= p[fin] - 1e-12).all(), f"BH-adjusted p {q} < raw p {p}")
+    n_splits = per_split["seed"].nunique()
+    rep.that((table["n_splits"] <= n_splits).all(), f"n_splits {table['n_splits'].tolist()} > {n_splits} splits")
+    rep.within("mean_difference", table["mean_difference"], -1.0, 1.0, nan_documented=True)
+
+
+register(
+    "compare_over_splits",
+    _check_over_splits,
+    cohorts=_per_split_tables(),
+    gaps=_per_split_tables(with_nan=True),
+    parameters=_per_split_bad(),
+)
+
+
 # ------------------------------------------------------------------------------------------- Brier
 @st.composite
 def _brier_cohorts(draw):
@@ -2239,6 +2301,11 @@ def test_compare_td_auc_properties_200_examples(family):
 @pytest.mark.parametrize("family", families("compare_models"))
 def test_compare_models_properties_200_examples(family):
     check_property("compare_models", family)
+
+
+@pytest.mark.parametrize("family", families("compare_over_splits"))
+def test_compare_over_splits_properties_200_examples(family):
+    check_property("compare_over_splits", family)
 
 
 @pytest.mark.parametrize("family", families("pairwise_td_auc_tests"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -379,8 +380,9 @@ def compare_over_splits(
     Returns
     -------
     DataFrame
-        ``model, reference, metric, n_splits, mean_difference, sd_difference, t, p_value, p_fdr``; p NaN
-        when every difference is equal (no variance) or there are fewer than two splits.
+        ``model, reference, metric, n_splits, mean_difference, sd_difference, t, p_value, p_fdr``. A split
+        where either value is NaN is left out of that comparison, and p is NaN when fewer than two splits
+        remain or every difference is equal (no variance); each case with a :class:`RuntimeWarning`.
 
     Examples
     --------
@@ -390,27 +392,53 @@ def compare_over_splits(
     >>> table[["model", "n_splits"]].values.tolist(), round(float(table["mean_difference"].iloc[0]), 3)
     ([['B', 3]], -0.047)
     """
-    missing = {split_column, "model", metric} - set(per_split.columns)
-    if missing:
-        raise ValueError(f"per_split lacks the column(s) {sorted(missing)}")
-    if not np.isfinite(test_train_ratio) or test_train_ratio < 0:
-        raise ValueError(f"test_train_ratio must be a finite number >= 0; got {test_train_ratio!r}")
-    wide = per_split.pivot_table(index=split_column, columns="model", values=metric, aggfunc="first")
-    if reference not in wide:
-        raise ValueError(f"reference {reference!r} is not among the models {list(wide.columns)}")
+    wide = _splits_by_model(per_split, reference, metric, test_train_ratio, split_column)
     rows = []
-    for name in (m for m in dict.fromkeys(per_split["model"]) if m != reference):
-        d = (wide[name] - wide[reference]).dropna().to_numpy(dtype=float)
+    for name in (m for m in wide.columns if m != reference):
+        both = wide[[name, reference]].notna().all(axis=1)
+        if not both.all():
+            warnings.warn(f"compare_over_splits: {int((~both).sum())} split(s) without a {metric} of {name!r} or "
+                          f"{reference!r} left out of their comparison", RuntimeWarning, stacklevel=2)  # fmt: skip
+        d = (wide.loc[both, name] - wide.loc[both, reference]).to_numpy(dtype=float)
         k = len(d)
         sd = float(np.std(d, ddof=1)) if k > 1 else np.nan
         t = p = np.nan
         if k > 1 and np.ptp(d) > 1e-12:  # equal differences (up to rounding): no variance, no test
             t = float(d.mean() / np.sqrt((1 / k + test_train_ratio) * sd**2))
             p = float(2 * stats.t.sf(abs(t), df=k - 1))
+        else:
+            why = "fewer than two splits" if k < 2 else "the same difference in every split"
+            warnings.warn(f"compare_over_splits: no test of {name!r} against {reference!r} ({why}): p is NaN",
+                          RuntimeWarning, stacklevel=2)  # fmt: skip
         mean = float(d.mean()) if k else np.nan
         rows.append(dict(model=name, reference=reference, metric=metric, n_splits=k, mean_difference=mean,
                          sd_difference=sd, t=t, p_value=p))  # fmt: skip
     table = pd.DataFrame(rows, columns=["model", "reference", "metric", "n_splits", "mean_difference",
                                         "sd_difference", "t", "p_value"])  # fmt: skip
-    table["p_fdr"] = core.fdr_bh(table["p_value"].to_numpy()) if len(table) else []
+    table["p_fdr"] = core.fdr_bh(table["p_value"].to_numpy(dtype=float))
     return table
+
+
+def _splits_by_model(per_split, reference, metric, test_train_ratio, split_column) -> pd.DataFrame:
+    """``per_split`` checked and pivoted: one row per split, one column per model (in order of appearance)."""
+    if not isinstance(per_split, pd.DataFrame):
+        raise ValueError(f"per_split must be a pandas DataFrame; got {type(per_split).__name__}")
+    missing = [c for c in (split_column, "model", metric) if c not in per_split.columns]
+    if missing:
+        raise ValueError(f"per_split lacks the column(s) {missing}")
+    if isinstance(test_train_ratio, bool) or not isinstance(test_train_ratio, int | float | np.number):
+        raise ValueError(f"test_train_ratio must be a number >= 0; got {test_train_ratio!r}")
+    if not np.isfinite(test_train_ratio) or test_train_ratio < 0:
+        raise ValueError(f"test_train_ratio must be a finite number >= 0; got {test_train_ratio!r}")
+    values = pd.to_numeric(per_split[metric], errors="coerce")
+    if (values.isna() & per_split[metric].notna()).any() or np.isinf(values).any():
+        raise ValueError(f"per_split[{metric!r}] must hold numbers (NaN for a split without a value)")
+    duplicated = per_split.duplicated([split_column, "model"])
+    if duplicated.any():
+        first = per_split.loc[duplicated, [split_column, "model"]].astype(object).iloc[0].tolist()
+        raise ValueError(f"per_split has several rows for split {first[0]} and model {first[1]!r}")
+    models = list(dict.fromkeys(per_split["model"]))
+    if reference not in models:
+        raise ValueError(f"reference {reference!r} is not among the models {models}")
+    frame = per_split.assign(**{metric: values})
+    return frame.pivot(index=split_column, columns="model", values=metric)[models]
