@@ -165,3 +165,34 @@ def test_radiomics_from_a_dicom_folder_equals_nrrd(tmp_path):
     from_nrrd = extractor.fit_transform(_frame(nrrd, mask))
     assert from_dicom.shape[1] > 90
     np.testing.assert_allclose(from_dicom.to_numpy(), from_nrrd.to_numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_reproduce_on_a_manifest_of_misaligned_masks(case, tmp_path, capsys, monkeypatch):
+    """Issue 10, item 8, end to end: a manifest whose masks are on the CT's grid, stored in RAS order, z-cropped or
+    drawn on another phase. Under the default 'strict' the pre-flight refuses the last two kinds, naming each
+    patient; with --mask-geometry resample reproduce runs every image model. Deep models: 2 epochs (plumbing)."""
+    import json
+
+    from sksurv_tace.cli import main
+    from sksurv_tace.datasets import make_tace_cohort, write_manifest
+    from sksurv_tace.paper import presets
+
+    monkeypatch.setitem(presets._DEEP_PRESETS, "quick", {**presets._DEEP_PRESETS["quick"], "max_epochs": 2})
+    root, ct, same_grid = case
+    masks = {"grid": same_grid, "ras": _ras(root), "zcrop": _zcrop(root), "phase": _other_phase(root)}
+    kinds = list(masks) * 4  # 16 patients
+    X, y = make_tace_cohort(len(kinds), with_images=False, random_state=0)
+    X = X[["patient_id", "age", "afp", "mvi"]].assign(ct=ct, mask=[masks[k] for k in kinds])  # no rare levels
+    manifest = write_manifest(tmp_path / "manifest.csv", X, y)
+    argv = ["reproduce", "--quick", "--manifest", str(manifest), "--n-bootstrap", "20", "--quiet", "--n-jobs", "1"]
+    assert main([*argv, "--out", str(tmp_path / "strict")]) == 2
+    err = capsys.readouterr().err
+    refused = [pid for pid, kind in zip(X["patient_id"], kinds, strict=True) if kind in ("zcrop", "phase")]
+    assert all(f"patient {pid}: mask geometry differs" in err for pid in refused)
+    assert "mask_geometry='resample'" in err
+    out = tmp_path / "resampled"
+    assert main([*argv, "--mask-geometry", "resample", "--out", str(out)]) == 0, capsys.readouterr().err
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert results["skipped"] == {} and results["n_patients"] == len(kinds)
+    assert {row["model"] for row in results["tables"]["table4"]} == {
+        "FusionSurvival", "CTSurvival", "CNNCox", "RadiomicsCox", "ClinicalCox"}  # fmt: skip
