@@ -334,3 +334,24 @@ def test_save_figure(tmp_path):
 def test_helpers():
     assert P.format_p(0.0009) == "<0.001" and P.format_p(0.001) == "0.001" and P.format_p(0.04567) == "0.046"
     assert P.horizon_label(1095) == "3-year" and P.horizon_label(1000) == "1000-day"
+
+
+def test_learning_curves_mark_each_members_kept_epoch():
+    curve = pd.DataFrame({"member": [0, 0, 0, 1, 1], "epoch": [1, 2, 3, 1, 2],
+                          "train_loss": [1.3, 1.1, 1.0, 1.2, 1.0], "valid_loss": [1.2, 1.0, 1.1, 1.3, 1.1],
+                          "best": [False, True, False, False, True]})  # fmt: skip
+    fig = P.plot_learning_curves({"FusionSurvival": curve}, title="t")
+    ax = fig.axes[0]
+    kept = [line for line in ax.get_lines() if line.get_marker() == "o"]
+    assert [(list(k.get_xdata()), list(k.get_ydata())) for k in kept] == [([2], [1.0]), ([2], [1.1])]
+    assert ax.get_title() == "FusionSurvival (2 nets)"
+    plt.close(fig)
+    summary = P.training_summary({"FusionSurvival": curve})
+    assert summary[["member", "epochs", "best_epoch", "valid_loss_best"]].values.tolist() == [
+        [0, 3, 2, 1.0],
+        [1, 2, 2, 1.1],
+    ]
+    with pytest.raises(ValueError, match=r"lacks column\(s\) \['best'\]"):
+        P.plot_learning_curves({"x": curve.drop(columns="best")})
+    with pytest.raises(ValueError, match="empty"):
+        P.training_summary({})

@@ -107,6 +107,10 @@ def test_all_five_models_on_tiny_images(tmp_path):
     assert np.isfinite(result.tables["table3"]["validation_td_auc"]).all()
     assert isinstance(result.tables["auc_pvalues"], pd.DataFrame)
     assert set(result.tables["table_s1"]["model"]) == {"CTSurvival", "FusionSurvival"}
+    training = result.tables["training"].set_index("model")
+    assert set(training.index) == {"CTSurvival", "FusionSurvival"}  # CNNCox reuses CTSurvival's net
+    assert (training["best_epoch"] == [m.best_epoch_[0] for m in map(result.models.get, training.index)]).all()
+    assert (tmp_path / "o" / "figures" / "learning_curves.png").is_file()
     assert "Table S1. Multivariable Cox" in (tmp_path / "o" / "report.md").read_text(encoding="utf-8")
 
 

@@ -10,6 +10,7 @@ and :func:`sksurv_tace.preprocessing.cox_table`. :func:`save_figure` writes PNG 
 from .figure_style import COLORS, DPI, FIGSIZE, horizon_label, save_figure  # noqa: F401
 from .figures_clinical import plot_calibration, plot_decision_curve, plot_hazard_ratios, plot_risk_groups  # noqa: F401
 from .figures_discrimination import plot_c_index, plot_pvalue_matrix, plot_td_roc  # noqa: F401
+from .figures_training import plot_learning_curves, training_summary  # noqa: F401
 from .formatting import format_p  # noqa: F401
 
 __all__ = [
@@ -20,6 +21,8 @@ __all__ = [
     "plot_pvalue_matrix",
     "plot_c_index",
     "plot_hazard_ratios",
+    "plot_learning_curves",
+    "training_summary",
     "save_figure",
     "format_p",
     "horizon_label",

@@ -312,6 +312,8 @@ _SECTIONS = [
      _display_repeats_tests),
     ("auc_pvalues", "Pairwise TD AUC comparisons (validation, iid test, BH-FDR adjusted p)",
      _display_pvalue_matrix),
+    ("training", "Deep models: epochs run, the kept (best) epoch and the internal-validation loss at epoch 1 and "
+     "at the kept epoch", None),
     ("notes", "Notes", None),
 ]  # fmt: skip
 
@@ -326,6 +328,7 @@ _FIGURE_TITLES = {
     "c_index": "Harrell's C-index with 95% CI",
     "hazard_ratios": "Hazard ratios of the clinical factors (training cohort)",
     "grad_cam_examples": "Grad-CAM of FusionSurvival: good, poor and mispredicted patients",
+    "learning_curves": "Deep models: training and internal-validation loss per epoch, the kept epoch marked",
 }
 
 

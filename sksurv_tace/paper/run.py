@@ -430,6 +430,12 @@ def _figures(run: ProtocolResult, X_va, y_tr, y_va, horizon, out) -> dict:
             break
         except ValueError as exc:  # no Cox model of that stage converged on this cohort
             note(f"Hazard-ratio plot ({model}variable Cox): {exc}")
+    curves = {name: m.learning_curve_ for name, m in fitted.items() if hasattr(m, "best_epoch_")}
+    if curves:
+        tables["training"] = plots.training_summary(curves)
+        save("learning_curves", plots.plot_learning_curves(curves, title="Deep models: loss per epoch (training "
+                                                           "split of the training cohort, and its internal "
+                                                           "validation part)"))  # fmt: skip
     if lead in fitted and lead != "ClinicalCox" and lead in t3.index:
         from sksurv_tace.explain import plot_grad_cam
 
