@@ -134,19 +134,13 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 def _skip_log(manifest, *, quiet: bool) -> dict | None:
     """The patients ``sksurv-tace manifest`` left out (its ``<manifest>_skipped.csv``), for the report; or None."""
-    import pandas as pd
+    from sksurv_tace.datasets.tcia import read_skipped_log, skipped_log_path
 
-    from sksurv_tace.datasets.tcia import skipped_log_path
-
-    log = skipped_log_path(manifest)
-    if not log.is_file():
-        return None
-    table = pd.read_csv(log, dtype=str, keep_default_na=False)
-    if list(table.columns) != ["patient_id", "reason"]:
-        raise ValueError(f"{log} is not a skip log of 'sksurv-tace manifest' (columns patient_id, reason)")
-    if not quiet:
-        print(f"{len(table)} patient(s) left out by 'sksurv-tace manifest' ({log}) are listed in the report")
-    return dict(zip(table["patient_id"], table["reason"], strict=True))
+    skipped = read_skipped_log(manifest)
+    if skipped is not None and not quiet:
+        print(f"{len(skipped)} patient(s) left out by 'sksurv-tace manifest' ({skipped_log_path(manifest)}) are "
+              "listed in the report")  # fmt: skip
+    return skipped
 
 
 def _silent(line: str) -> None:
@@ -234,7 +228,9 @@ def _predict(args: argparse.Namespace) -> int:
     model = _load_model(args)
     X, _ = _load_cohort(args)
     _apply_image_options(model, args.image_options)
-    _check_factors(model, X)
+    from sksurv_tace.paper.validate import _check_columns
+
+    _check_columns(model, X, cohort="the manifest")
     days = [365.0, 730.0, 1095.0]
     survival = model.predict_survival_at(X, days)
     risk = np.asarray(model.predict(X), dtype=float)
@@ -249,14 +245,6 @@ def _predict(args: argparse.Namespace) -> int:
     print(f"Wrote risk, survival at 365, 730 and 1095 days and the risk group of {len(table)} patients to {out}")
     print(f"Risk group: high when risk >= {cutoff:.4g} ({source})")
     return 0
-
-
-def _check_factors(model, X) -> None:
-    from sksurv_tace.paper.validate import required_columns
-
-    missing = [c for c in required_columns(model) if c not in X.columns]
-    if missing:
-        raise ValueError(f"the manifest lacks the factor(s) {', '.join(missing)} that the model needs")
 
 
 def _sha256(path) -> str:
@@ -275,8 +263,7 @@ def _validate(args: argparse.Namespace) -> int:
     model_hash = _sha256(args.model) if Path(args.model).is_file() else None
     model = _load_model(args)
     X, y = _load_cohort(args, check_images=False)
-    _apply_image_options(model, args.image_options)
-    _check_factors(model, X)
+    _apply_image_options(model, args.image_options)  # validate() checks the factors the model needs
     development = None
     if args.development:
         from sksurv_tace.datasets.manifest import load_manifest

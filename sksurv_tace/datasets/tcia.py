@@ -51,6 +51,22 @@ def skipped_log_path(manifest) -> Path:
     return manifest.with_name(f"{manifest.stem}_skipped.csv")
 
 
+def read_skipped_log(manifest) -> dict | None:
+    """The patients :func:`build_tcia_manifest` left out of ``manifest`` (``patient_id -> reason``), None without a log.
+
+    Raises a ``ValueError`` when the file next to the manifest is not such a log.
+    """
+    import pandas as pd
+
+    log = skipped_log_path(manifest)
+    if not log.is_file():
+        return None
+    table = pd.read_csv(log, dtype=str, keep_default_na=False)
+    if list(table.columns) != ["patient_id", "reason"]:
+        raise ValueError(f"{log} is not a skip log of 'sksurv-tace manifest' (columns patient_id, reason)")
+    return dict(zip(table["patient_id"], table["reason"], strict=True))
+
+
 def _read_header(path: str):
     """The header of ``path`` without pixels, or None when it is not a DICOM file."""
     import pydicom

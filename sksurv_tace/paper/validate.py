@@ -57,11 +57,11 @@ def required_columns(model) -> list[str]:
     return [str(c) for c in names if str(c) not in _NOT_CLINICAL]
 
 
-def _check_columns(model, X: pd.DataFrame) -> None:
+def _check_columns(model, X: pd.DataFrame, cohort: str = "the validation cohort") -> None:
     missing = [c for c in required_columns(model) if c not in X.columns]
     if missing:
         raise ValueError(
-            f"the validation cohort lacks the factor(s) {missing} that the model needs (it has "
+            f"{cohort} lacks the factor(s) {missing} that the model needs (it has "
             f"{[c for c in X.columns if c not in _NOT_CLINICAL]}); add them or validate a model fitted without them"
         )
 
