@@ -445,3 +445,33 @@ def test_baseline_bias_starts_at_the_life_table(cohort):
     index, died = encode_survival(y["time"], y["event"])
     expected = baseline_logits(index, died, 4)
     np.testing.assert_allclose(model.net_.module_.head.bias.detach().numpy(), expected, rtol=1e-6)
+
+
+def test_warmup_then_cosine_learning_rate_per_epoch(cohort):
+    # closed form: epoch k (1-based) of a 3-epoch warm-up trains at k/3 of lr, then cosine decay to 0 at max_epochs
+    X, y = cohort
+    lr, epochs, warmup = 1e-3, 6, 3
+    options = {**TINY, "max_epochs": epochs, "early_stopping": None, "augment": False, "lr": lr}
+    model = CTSurvival(**options, warmup_epochs=warmup).fit(X, y)
+    lrs = np.array(model.net_.history[:, "event_lr"])
+    decay = 0.5 * (1 + np.cos(np.pi * np.arange(1, epochs - warmup + 1) / (epochs - warmup + 1)))
+    np.testing.assert_allclose(lrs, lr * np.r_[[1 / 3, 2 / 3, 1.0], decay], rtol=1e-12)
+    # no warm-up: torch's CosineAnnealingLR over max_epochs, as before the option existed
+    plain = CTSurvival(**options).fit(X, y)
+    cosine = 0.5 * (1 + np.cos(np.pi * np.arange(epochs) / epochs))
+    np.testing.assert_allclose(np.array(plain.net_.history[:, "event_lr"]), lr * cosine, rtol=1e-12)
+    pickle.loads(pickle.dumps(model))  # the schedule is a class, not a lambda
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"warmup_epochs": -1}, "warmup_epochs must be an int"),
+        ({"warmup_epochs": 2.5}, "warmup_epochs must be an int"),
+        ({"warmup_epochs": 2, "max_epochs": 2}, r"in \[0, max_epochs\)"),
+        ({"warmup_epochs": 1, "lr_schedule": None}, "needs lr_schedule='cosine'"),
+    ],
+)
+def test_bad_warmup_is_refused(cohort, options, message):
+    with pytest.raises(ValueError, match=message):
+        CTSurvival(**{**TINY, **options}).fit(*cohort)

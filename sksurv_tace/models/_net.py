@@ -131,7 +131,9 @@ def survival_with_origin(logits) -> np.ndarray:
     return np.column_stack([np.ones(len(survival)), survival])
 
 
-def training_callbacks(*, cuts, horizon, early_stopping, patience, gradient_clip, lr_schedule, max_epochs, progress):
+def training_callbacks(
+    *, cuts, horizon, early_stopping, patience, gradient_clip, lr_schedule, max_epochs, progress, warmup_epochs=0
+):
     """The callbacks the estimators' parameters ask for, in skorch's ``(name, callback)`` form."""
     callbacks = []
     if early_stopping == "cindex":
@@ -139,7 +141,10 @@ def training_callbacks(*, cuts, horizon, early_stopping, patience, gradient_clip
         callbacks.append(("valid_cindex", EpochScoring(scoring, lower_is_better=False, name="valid_cindex")))
     if gradient_clip is not None:
         callbacks.append(("gradient_clip", GradientNormClipping(gradient_clip_value=gradient_clip)))
-    if lr_schedule == "cosine":
+    if lr_schedule == "cosine" and warmup_epochs:
+        schedule = WarmupCosine(int(warmup_epochs), int(max_epochs))
+        callbacks.append(("lr_scheduler", LRScheduler(policy="LambdaLR", lr_lambda=schedule)))
+    elif lr_schedule == "cosine":
         callbacks.append(("lr_scheduler", LRScheduler(policy="CosineAnnealingLR", T_max=int(max_epochs))))
     if early_stopping:
         monitor = "valid_cindex" if early_stopping == "cindex" else "valid_loss"
@@ -151,6 +156,27 @@ def training_callbacks(*, cuts, horizon, early_stopping, patience, gradient_clip
         callbacks.append(("progress_bar", ProgressBar()))
     callbacks.append(("eta", EpochETA()))
     return callbacks
+
+
+class WarmupCosine:
+    """Learning-rate factor of epoch ``e`` (0-based): linear warm-up, then cosine annealing to 0.
+
+    Epochs ``0 … warmup − 1`` train at ``(e + 1) / warmup`` of the learning rate; from the last
+    warm-up epoch on the factor follows ``(1 + cos(π t)) / 2`` with ``t`` going from 0 there to 1 at
+    ``max_epochs`` (what ``CosineAnnealingLR`` does from epoch 0 when ``warmup=0``). A class, not a
+    lambda, so that a net holding it pickles.
+    """
+
+    def __init__(self, warmup: int, max_epochs: int):
+        self.warmup = warmup
+        self.max_epochs = max_epochs
+
+    def __call__(self, epoch: int) -> float:
+        if epoch < self.warmup:
+            return (epoch + 1) / self.warmup
+        start = max(self.warmup - 1, 0)
+        t = min((epoch - start) / max(self.max_epochs - start, 1), 1.0)
+        return 0.5 * (1.0 + float(np.cos(np.pi * t)))
 
 
 class EpochETA(Callback):
