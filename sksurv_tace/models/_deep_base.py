@@ -7,6 +7,7 @@ both classes' docstrings are built from. The public classes live in :mod:`sksurv
 from __future__ import annotations
 
 import contextlib
+import os
 from numbers import Integral, Real
 
 import numpy as np
@@ -30,6 +31,7 @@ from sksurv_tace.models._net import (
     survival_with_origin,
     training_callbacks,
 )
+from sksurv_tace.models._roi_store import ROIDataset, open_roi_store
 from sksurv_tace.models._score import SurvivalScoreMixin
 from sksurv_tace.models.clinical_branch import ClinicalBranch
 from sksurv_tace.models.nn import CENSORING_RULES, FusionNet, ImageOnlyNet, check_cuts, encode_survival
@@ -78,6 +80,17 @@ def _ensemble_folds(n_ensemble: int, died: np.ndarray, random_state):
     return list(KFold(n_splits=n_ensemble, shuffle=True, random_state=random_state).split(np.zeros(len(died))))
 
 
+def _loader_params(num_workers: int, pin_memory: bool) -> dict:
+    """The skorch ``iterator_*`` parameters of the DataLoaders: worker processes, pinned memory (none by default)."""
+    params = {}
+    for prefix in ("iterator_train", "iterator_valid"):
+        if num_workers:
+            params[f"{prefix}__num_workers"] = int(num_workers)
+        if pin_memory:
+            params[f"{prefix}__pin_memory"] = True
+    return params
+
+
 class _DeepSurvival(SurvivalScoreMixin, BaseEstimator):
     """What :class:`FusionSurvival` and :class:`CTSurvival` share (not public)."""
 
@@ -120,6 +133,12 @@ class _DeepSurvival(SurvivalScoreMixin, BaseEstimator):
             raise ValueError(f"censoring must be one of {list(CENSORING_RULES)}; got {self.censoring!r}")
         if self.interpolation not in INTERPOLATIONS:
             raise ValueError(f"interpolation must be one of {list(INTERPOLATIONS)}; got {self.interpolation!r}")
+        roi_store, workers = getattr(self, "roi_store", None), getattr(self, "num_workers", 0)
+        if roi_store is not None and not isinstance(roi_store, str | os.PathLike):
+            raise ValueError(f"roi_store must be None or a folder path; got {roi_store!r}")
+        if isinstance(workers, bool) or not isinstance(workers, Integral) or workers < 0:
+            raise ValueError(f"num_workers must be a non-negative int (0: batches read in the main process); got "
+                             f"{workers!r}")  # fmt: skip
         return cuts
 
     def _check_frame(self, X, image_columns):
@@ -183,7 +202,8 @@ class _DeepSurvival(SurvivalScoreMixin, BaseEstimator):
         self.cuts_ = self.unique_times_ = cuts
         self.image_columns_ = image_columns
         self.image_preprocessor_ = preprocessor.fit(X)
-        inputs = {"image": self.image_preprocessor_.transform(X)}
+        store = None if self.roi_store is None else open_roi_store(preprocessor, X, image_columns, self.roi_store)
+        inputs = {} if store is not None else {"image": self.image_preprocessor_.transform(X)}
         module_kwargs = {"n_intervals": len(cuts) - 1, "backbone": self.backbone, "weights": self.weights}
         module_kwargs["dropout"] = self.dropout
         if self._uses_clinical:
@@ -196,26 +216,30 @@ class _DeepSurvival(SurvivalScoreMixin, BaseEstimator):
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = X.shape[1]
         configure_threads()  # the preprocessing's workers gone, torch's threads sized to the free cores (issue 15)
+        if store is None:
+            data = SliceDict(**inputs)
+        else:  # ROIs read from disk batch by batch (issue 12)
+            data = ROIDataset(store, clinical=inputs.get("clinical"), target=target)
         if self.n_ensemble == 1:
             split = EventStratifiedSplit(self.valid_fraction, self.random_state) if self.early_stopping else None
-            members = [self._train(cuts, device, module_kwargs, inputs, target, split, self.random_state)]
+            members = [self._train(cuts, device, module_kwargs, data, target, split, self.random_state)]
         else:
             members = []
             for k, (train, held_out) in enumerate(_ensemble_folds(self.n_ensemble, died, self.random_state)):
                 split = FixedSplit(train, held_out if self.early_stopping else None)
                 seed = None if self.random_state is None else int(self.random_state) + k
-                members.append(self._train(cuts, device, module_kwargs, inputs, target, split, seed))
+                members.append(self._train(cuts, device, module_kwargs, data, target, split, seed))
         self.nets_ = [net for net, _ in members]
         self.best_epoch_ = np.array([best for _, best in members], dtype=np.int64)
         self.net_ = self.nets_[0]
         self.history_ = self.net_.history
         return self
 
-    def _train(self, cuts, device, module_kwargs, inputs, target, split, seed) -> tuple[SurvivalNet, int]:
+    def _train(self, cuts, device, module_kwargs, data, target, split, seed) -> tuple[SurvivalNet, int]:
         """One trained net and the epoch whose weights it kept (early stopping's best, else the last)."""
         net = self._make_net(cuts, device, module_kwargs, split)
         with _seeded(seed, device):
-            net.fit(SliceDict(**inputs), target)
+            net.fit(data, target)
         stopper = dict(net.callbacks_).get("early_stopping")
         best = int(stopper.best_epoch_) if stopper is not None and stopper.best_epoch_ else len(net.history)
         if not self.save_optimizer:
@@ -235,6 +259,7 @@ class _DeepSurvival(SurvivalScoreMixin, BaseEstimator):
             progress=self.progress,
         )
         extra = {} if self.weight_decay is None else {"optimizer__weight_decay": self.weight_decay}
+        extra.update(_loader_params(self.num_workers, self.roi_store is not None and str(device).startswith("cuda")))
         return SurvivalNet(
             FusionNet if self._uses_clinical else ImageOnlyNet,
             augment=self.augment,
@@ -274,9 +299,20 @@ class _DeepSurvival(SurvivalScoreMixin, BaseEstimator):
     def _members_at_cuts(self, X) -> np.ndarray:
         """``S`` at the cuts for each member, shape ``(n_members, n_samples, len(cuts))``."""
         check_is_fitted(self, "net_")
-        batch = SliceDict(**self.prepare_inputs(X))
+        batch = self._prediction_data(X)
         nets = getattr(self, "nets_", None) or [self.net_]  # a model pickled before n_ensemble existed
         return np.stack([survival_with_origin(net.forward(batch)) for net in nets])
+
+    def _prediction_data(self, X):
+        """The net's input for ``X``: a SliceDict of arrays, or with ``roi_store`` a dataset reading the store."""
+        if getattr(self, "roi_store", None) is None:
+            return SliceDict(**self.prepare_inputs(X))
+        self._check_frame(X, self.image_columns_)
+        store = open_roi_store(self.image_preprocessor_, X, self.image_columns_, self.roi_store)
+        clinical = None
+        if self._uses_clinical:
+            clinical = np.asarray(self.clinical_.transform(self._clinical_frame(X)), dtype=np.float32)
+        return ROIDataset(store, clinical=clinical)
 
     def _survival_at_cuts(self, X) -> np.ndarray:
         return self._members_at_cuts(X).mean(axis=0)
@@ -402,6 +438,16 @@ COMMON_DOC = """
         Weight decay of the optimizer.
     max_epochs : int, default=40
     batch_size : int, default=32
+    roi_store : None or path, default=None
+        None holds the cohort's ROIs in memory as one float32 array (about 0.6 MB per patient at 224
+        px). A folder: the ROIs are written there once per cohort and preprocessing, in one ``.npy``
+        file named by the preprocessing cache's key (file contents, parameters), and training and
+        prediction read each batch's rows from it, so a cohort larger than memory trains; a later fit
+        or prediction on the same patients reuses the file, and no existing file is overwritten
+        (see ``docs/scale.rst``). Predictions equal those of ``None`` (the same arrays reach the net).
+    num_workers : int, default=0
+        Worker processes of the torch ``DataLoader`` reading the batches (0: the main process).
+        With ``roi_store`` on CUDA the batches are also copied through pinned memory.
     verbose : int, default=1
         1 prints skorch's table of epochs (losses, duration).
     progress : bool, default=False

@@ -86,6 +86,8 @@ class CTSurvival(_DeepSurvival):
         weight_decay=1e-4,
         max_epochs=40,
         batch_size=32,
+        roi_store=None,
+        num_workers=0,
         verbose=1,
         progress=False,
         device="auto",
@@ -116,6 +118,8 @@ class CTSurvival(_DeepSurvival):
         self.weight_decay = weight_decay
         self.max_epochs = max_epochs
         self.batch_size = batch_size
+        self.roi_store = roi_store
+        self.num_workers = num_workers
         self.verbose = verbose
         self.progress = progress
         self.device = device
@@ -194,6 +198,8 @@ class FusionSurvival(_DeepSurvival):
         weight_decay=1e-4,
         max_epochs=40,
         batch_size=32,
+        roi_store=None,
+        num_workers=0,
         verbose=1,
         progress=False,
         device="auto",
@@ -226,6 +232,8 @@ class FusionSurvival(_DeepSurvival):
         self.weight_decay = weight_decay
         self.max_epochs = max_epochs
         self.batch_size = batch_size
+        self.roi_store = roi_store
+        self.num_workers = num_workers
         self.verbose = verbose
         self.progress = progress
         self.device = device
