@@ -252,3 +252,41 @@ def _peritumoral_signal(rng, ct, mask, liver, z, axes, spacing, lesion) -> None:
         radius = rng.uniform(1.5, 3.0)
         near = sum((c - c[at]) ** 2 for c in coordinates) <= radius**2
         region[near & outside] = _TUMOUR_LIKE + rng.normal(0.0, 5.0)
+
+
+#: Portal-venous phase of :func:`portal_phase`: HU added to the non-tumour tissue of 0..150 HU (parenchymal
+#: enhancement) and to the tumour (washout, relative to the liver), the new grid's spacing as a multiple of the
+#: arterial one ((slice, row, column)), and the largest patient motion between the phases (mm, each axis).
+PORTAL_ENHANCEMENT, PORTAL_WASHOUT, PORTAL_SPACING_FACTOR, PORTAL_MOTION_MM = 30.0, -20.0, (0.8, 1.2, 1.2), 2.0
+
+
+def portal_phase(rng: np.random.Generator, ct: np.ndarray, mask: np.ndarray, spacing: tuple[float, float, float]):
+    """A portal-venous phase of an arterial volume of :func:`render_ct`, on another grid, as a SimpleITK image.
+
+    The liver and soft tissue (non-tumour voxels of 0 to 150 HU) gain :data:`PORTAL_ENHANCEMENT` HU, the
+    tumour :data:`PORTAL_WASHOUT` (HCC washout); the anatomy moves by a translation ~ U(-2, 2) mm per axis
+    (breathing between the acquisitions); the volume is sampled by linear interpolation on a grid of
+    ``spacing * PORTAL_SPACING_FACTOR`` covering the arterial field of view, its origin set off by up to one
+    voxel; then new scanner noise N(0, 8) HU. The arterial volume's origin is ``(0, 0, 0)``.
+    """
+    import SimpleITK as sitk
+
+    enhanced = ct.astype(np.float32)
+    tissue = ~mask.astype(bool) & (enhanced >= 0.0) & (enhanced <= 150.0)
+    enhanced[tissue] += PORTAL_ENHANCEMENT
+    enhanced[mask.astype(bool)] += PORTAL_WASHOUT
+    arterial = sitk.GetImageFromArray(enhanced)
+    arterial.SetSpacing(tuple(float(s) for s in spacing[::-1]))
+    motion = rng.uniform(-PORTAL_MOTION_MM, PORTAL_MOTION_MM, size=3)
+    new_spacing = np.asarray(spacing, dtype=float) * np.asarray(PORTAL_SPACING_FACTOR)  # (z, y, x)
+    extent = np.asarray(ct.shape) * np.asarray(spacing, dtype=float)
+    size = np.maximum(np.round(extent / new_spacing).astype(int), 2)
+    origin = rng.uniform(0.0, 1.0, size=3) * new_spacing - np.asarray(spacing, dtype=float) / 2.0
+    transform = sitk.TranslationTransform(3, (-motion).tolist())  # output point p shows the anatomy at p - motion
+    portal = sitk.Resample(arterial, [int(v) for v in size[::-1]], transform, sitk.sitkLinear,
+                           tuple(origin[::-1].tolist()), tuple(new_spacing[::-1].tolist()),
+                           (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0), AIR, sitk.sitkFloat32)  # fmt: skip
+    array = sitk.GetArrayFromImage(portal) + rng.normal(0.0, 8.0, size=tuple(size)).astype(np.float32)
+    out = sitk.GetImageFromArray(np.clip(np.rint(array), -1024, 3071).astype(np.int16))
+    out.CopyInformation(portal)
+    return out

@@ -190,6 +190,7 @@ def make_tace_cohort(
     phenotype: str = "texture",
     phenotype_strength: float = 1.0,
     clinical_correlation: float = 0.0,
+    phases: tuple[str, ...] = ("arterial",),
 ):
     """Make the synthetic TACE cohort: clinical factors, CT volumes with tumour masks, and overall survival.
 
@@ -269,6 +270,14 @@ def make_tace_cohort(
         Correlation of the latent phenotype with microvascular invasion and a worse mRECIST response
         (a Gaussian copula keeping their proportions): images then also carry clinical risk, as in
         real HCC. 0 draws them independently (bit for bit the default cohort).
+    phases : tuple of str, default=("arterial",)
+        CT phases written: ``("arterial",)`` the ``ct`` column only (bit for bit the cohort of earlier
+        versions); ``("arterial", "portal")`` also a portal-venous phase in column ``ct_portal``
+        (:func:`~sksurv_tace.datasets._phantom.portal_phase`): the liver enhanced by 30 HU, tumour washout
+        of -20 HU, the anatomy moved by up to 2 mm per axis, on another grid (slices 0.8x, pixels 1.2x the
+        arterial spacing, another origin), so that ``CTPreprocessor(image_columns=("ct", "ct_portal"))``
+        has to resample it; the mask stays on the arterial grid. The arterial images, clinical data and
+        survival are those of ``("arterial",)``.
 
     Returns
     -------
@@ -299,6 +308,8 @@ def make_tace_cohort(
     rho = _check_real(clinical_correlation, "clinical_correlation")
     if not -1.0 < rho < 1.0:
         raise ValueError(f"clinical_correlation must lie strictly between -1 and 1; got {clinical_correlation!r}")
+    if tuple(phases) not in (("arterial",), ("arterial", "portal")):
+        raise ValueError(f"phases must be ('arterial',) or ('arterial', 'portal'); got {phases!r}")
     rng = check_random_state(random_state)
     rng = np.random.default_rng(rng.randint(0, 2**31 - 1))
     X = _clinical_factors(rng, n_patients)
@@ -331,10 +342,14 @@ def make_tace_cohort(
     if with_images:
         z_second = latents.get("peritumoral") if family == "mixed" else None
         z_first = latents["spatial"] if family == "mixed" else phenotype
-        X["ct"], X["mask"] = _write_images(X, (z_first, z_second), image_seeds, folder, image_shape, spacing,
-                                           progress, family)  # fmt: skip
-    X = _tidy_dtypes(X[["patient_id", *CLINICAL_COLUMNS, *(["ct", "mask"] if with_images else [])]])
-    write_manifest(folder / "manifest.csv", X, y)
+        paths = _write_images(X, (z_first, z_second), image_seeds, folder, image_shape, spacing, progress, family,
+                              portal="portal" in phases)  # fmt: skip
+        X["ct"], X["mask"] = paths[:2]
+        if "portal" in phases:
+            X["ct_portal"] = paths[2]
+    image_columns = ["ct", "mask", *(["ct_portal"] if "portal" in phases else [])] if with_images else []
+    X = _tidy_dtypes(X[["patient_id", *CLINICAL_COLUMNS, *image_columns]])
+    write_manifest(folder / "manifest.csv", X, y, image_columns=image_columns or ("ct", "mask"))
     if return_truth:
         truth = pd.DataFrame(
             {"clinical_lp": clinical_lp, "phenotype": phenotype, "image_lp": image_lp, "lp": clinical_lp + image_lp},
@@ -349,7 +364,7 @@ def make_tace_cohort(
     return X, y
 
 
-def _write_images(X, latents, seeds, folder, shape, spacing, progress, family="texture"):
+def _write_images(X, latents, seeds, folder, shape, spacing, progress, family="texture", portal=False):
     import SimpleITK as sitk
     from tqdm.auto import tqdm
 
@@ -357,7 +372,7 @@ def _write_images(X, latents, seeds, folder, shape, spacing, progress, family="t
 
     image_dir = folder / "images"
     image_dir.mkdir(exist_ok=True)
-    ct_paths, mask_paths = [], []
+    ct_paths, mask_paths, portal_paths = [], [], []
     first, second = latents
     second = np.zeros(len(X)) if second is None else second
     rows = zip(X["patient_id"], X["tumor_size"], X["tumor_number"], first, second, seeds, strict=True)
@@ -375,4 +390,11 @@ def _write_images(X, latents, seeds, folder, shape, spacing, progress, family="t
             file = image_dir / f"{pid}_{suffix}.nii.gz"
             sitk.WriteImage(image, str(file), useCompression=True)
             paths.append(str(file.resolve()))
-    return ct_paths, mask_paths
+        if portal:  # its own generator, drawn after the arterial volume's (which it leaves unchanged)
+            from sksurv_tace.datasets._phantom import portal_phase
+
+            image = portal_phase(np.random.default_rng(rng.integers(0, 2**63 - 1)), ct, mask, spacing)
+            file = image_dir / f"{pid}_ct_portal.nii.gz"
+            sitk.WriteImage(image, str(file), useCompression=True)
+            portal_paths.append(str(file.resolve()))
+    return ct_paths, mask_paths, portal_paths

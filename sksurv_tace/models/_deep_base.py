@@ -23,6 +23,7 @@ from sksurv_tace._device import resolve_device
 from sksurv_tace._survival import survival_at_times
 from sksurv_tace._threads import configure_threads
 from sksurv_tace._validation import as_survival_array, check_clinical_columns, check_survival_target, row_labels
+from sksurv_tace.models._backbones3d import image_input
 from sksurv_tace.models._net import (
     EventStratifiedSplit,
     FixedSplit,
@@ -192,7 +193,7 @@ class _DeepSurvival(SurvivalScoreMixin, BaseEstimator):
         """
         cuts = self._check_params()
         preprocessor = self._image_preprocessor()
-        image_columns = [preprocessor.image_column, preprocessor.mask_column]
+        image_columns, image_kwargs = image_input(preprocessor, self.backbone)  # phases, mask; channels (issue 12)
         self._check_frame(X, image_columns)
         event, time = check_survival_target(y, n_samples=len(X), labels=row_labels(X))
         if self.n_ensemble > len(X):
@@ -206,6 +207,7 @@ class _DeepSurvival(SurvivalScoreMixin, BaseEstimator):
         inputs = {} if store is not None else {"image": self.image_preprocessor_.transform(X)}
         module_kwargs = {"n_intervals": len(cuts) - 1, "backbone": self.backbone, "weights": self.weights}
         module_kwargs["dropout"] = self.dropout
+        module_kwargs.update(image_kwargs)
         if self._uses_clinical:
             clinical = self._clinical_frame(X)
             self.clinical_ = clone(self.clinical if self.clinical is not None else ClinicalBranch()).fit(clinical, y)
@@ -395,9 +397,11 @@ COMMON_DOC = """
         Survival between the cuts: piecewise constant (dropping at each cut), or a constant hazard
         within each interval (``log S`` linear between cuts), so that a horizon off a cut is not a step.
     backbone : str, default="resnet18"
-        torchvision ResNet name (paper: ``"resnet101"``).
+        torchvision ResNet name (paper: ``"resnet101"``); for ``CTPreprocessor(mode="3d")`` VOIs a 3-D
+        ResNet (``"resnet10_3d"`` ... ``"resnet101_3d"``, MONAI's, the optional extra ``sksurv_tace[3d]``).
     weights : None or path, default=None
-        Local state-dict of the backbone (never downloaded).
+        Local state-dict of the backbone (never downloaded); a 3-D backbone loads a MedicalNet-style file
+        with a warning listing what did not fit (:class:`~sksurv_tace.models.nn.ImageEncoder`).
     dropout : float, default=0.2
     augment : bool, default=True
         Random flips, rotations up to 10 degrees and brightness/contrast jitter of training batches

@@ -284,7 +284,8 @@ class SurvivalNet(NeuralNet):
         super().initialize_module()
         self.baseline_set_ = False
         if self._cuda_extras():
-            self.module_ = self.module_.to(memory_format=torch.channels_last)
+            volumetric = any(isinstance(m, torch.nn.Conv3d) for m in self.module_.modules())  # 3-D VOIs (issue 12)
+            self.module_ = self.module_.to(memory_format=torch.channels_last_3d if volumetric else torch.channels_last)
         return self
 
     def get_iterator(self, dataset, training=False):
@@ -370,7 +371,8 @@ class SurvivalNet(NeuralNet):
 
     def infer(self, x, **fit_params):
         if self._cuda_extras() and isinstance(x, dict) and "image" in x:
-            image = to_tensor(x["image"], device=self.device).contiguous(memory_format=torch.channels_last)
+            image = to_tensor(x["image"], device=self.device)
+            image = image.contiguous(memory_format=torch.channels_last if image.ndim == 4 else torch.channels_last_3d)
             x = {**x, "image": image}
         return super().infer(x, **fit_params)
 

@@ -23,6 +23,8 @@ import torchvision
 from torch import nn
 from torch.nn import functional as F
 
+from sksurv_tace.models._backbones3d import BACKBONES_3D, build_resnet3d, is_3d
+
 __all__ = [
     "CENSORING_RULES",
     "DEFAULT_CUTS",
@@ -290,19 +292,25 @@ def _load_state_dict(path: str | os.PathLike) -> dict:
 
 
 class ImageEncoder(nn.Module):
-    """A ``torchvision.models.resnet*`` trunk up to global average pooling.
+    """A ``torchvision.models.resnet*`` trunk (or a 3-D ResNet) up to global average pooling.
 
     Parameters
     ----------
     backbone : str, default="resnet18"
         Name of a ResNet constructor in :mod:`torchvision.models` (``resnet18`` ... ``resnet152``,
         ``resnext*``, ``wide_resnet*``). ResNet-18/34 give 512 features, ResNet-50/101 give 2048.
+        A 3-D trunk for ``(n, C, D, H, W)`` volumes: ``"resnet10_3d"``, ``"resnet18_3d"``, ``"resnet34_3d"``,
+        ``"resnet50_3d"``, ``"resnet101_3d"`` (MONAI's 3-D ResNets with MedicalNet's shortcuts; the optional
+        extra ``sksurv_tace[3d]``).
     weights : None or path, default=None
         ``None``: random initialisation. A path: a local state dict (e.g. torchvision's ImageNet
-        file saved beforehand); the ``fc`` layer is dropped. Nothing is ever downloaded.
+        file saved beforehand); the ``fc`` layer is dropped. Nothing is ever downloaded. For a 3-D trunk
+        a MedicalNet-style file (``module.`` prefixes, a ``conv_seg`` head) loads what fits, with a
+        warning listing the tensors left at their initialisation and those of the file not used, and
+        a ``ValueError`` when no convolution weight fits.
     in_channels : int, default=3
-        Input channels; with pre-trained weights and ``in_channels != 3`` the first convolution's
-        weights are averaged over channels and repeated.
+        Input channels; with pre-trained weights and ``in_channels != 3`` (3-D: another channel count
+        than the file's) the first convolution's weights are averaged over channels and repeated.
 
     Attributes
     ----------
@@ -319,10 +327,14 @@ class ImageEncoder(nn.Module):
 
     def __init__(self, backbone: str = "resnet18", weights: str | os.PathLike | None = None, in_channels: int = 3):
         super().__init__()
+        if is_3d(backbone):
+            self.backbone, self.out_features = build_resnet3d(backbone, in_channels, weights)
+            return
         factory = getattr(torchvision.models, str(backbone), None)
         if not (isinstance(backbone, str) and "resnet" in backbone and callable(factory)):
             raise ValueError(
-                f"backbone must name a torchvision ResNet such as 'resnet18' or 'resnet101'; got {backbone!r}"
+                f"backbone must name a torchvision ResNet such as 'resnet18' or 'resnet101', or a 3-D ResNet "
+                f"({', '.join(BACKBONES_3D)}); got {backbone!r}"
             )
         net = factory(weights=None)
         if weights is not None:

@@ -18,8 +18,9 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from sksurv_tace._patients import map_patients
-from sksurv_tace._validation import check_clinical_columns, check_nifti_file, row_labels
+from sksurv_tace._validation import check_clinical_columns, check_nifti_file, check_path, row_labels
 from sksurv_tace.preprocessing._alignment import check_mask_geometry, check_segment, read_ct_and_tumour
+from sksurv_tace.preprocessing._volume import MODES, phase_columns, phases_25d, voi_3d
 from sksurv_tace.preprocessing.dicom import _read_series, is_dicom_seg
 from sksurv_tace.preprocessing.image_checks import (
     _check_mask_label,
@@ -272,7 +273,7 @@ def _preprocess_patient(paths: tuple[str, str], label: str, columns: tuple[str, 
 
 
 class CTPreprocessor(TransformerMixin, BaseEstimator):
-    """Turn CT volumes and tumour masks into 2.5D tumour-ROI tensors for the deep models.
+    """Turn CT volumes and tumour masks into 2.5D tumour-ROI tensors (or 3-D VOIs) for the deep models.
 
     For each patient (row of ``X``):
 
@@ -321,6 +322,27 @@ class CTPreprocessor(TransformerMixin, BaseEstimator):
     n_neighbors : int, default=1
         Slices taken on each side of the largest-tumour slice: ``2 * n_neighbors + 1``
         channels (3 by default, as an ImageNet-style backbone expects).
+    mode : {"2.5d", "3d"}, default="2.5d"
+        "2.5d": the slices above. "3d": a cubic tumour VOI ``(voi_size,) * 3`` instead, centred on the
+        physical bounding box of the tumour (of the largest lesion with ``lesions="largest"``, of every
+        tumour voxel otherwise), of side ``max(box extent in mm) + 2 * margin_mm`` (the 2.5-D rule), sampled
+        on an axis-aligned grid of cubic voxels in LPS order (slices inferior to superior, rows anterior to
+        posterior, columns right to left) by linear interpolation (SimpleITK, no antialiasing; air outside
+        the volume), then windowed: output ``(n, n_phases, voi_size, voi_size, voi_size)``, for a 3-D
+        backbone (``backbone="resnet18_3d"``).
+    voi_size : int, default=64
+        ``mode="3d"``: voxels along each side of the VOI.
+    voi_spacing : float or None, default=None
+        ``mode="3d"``: None adapts the voxel size to the tumour (side / ``voi_size``, as the 2.5-D resize
+        does); a value (mm) fixes it, the VOI then spanning ``voi_size * voi_spacing`` mm around the tumour's
+        centre whatever its size (``margin_mm`` unused; e.g. 64 voxels at 1 mm).
+    image_columns : tuple of str or None, default=None
+        Several phases (e.g. ``("ct", "ct_portal")``) stacked as channels; None reads ``image_column`` only.
+        The first phase is the reference: the mask belongs to it (``mask_geometry``) and each other phase,
+        which must cover the tumour, is resampled onto its grid by linear interpolation (in 3-D straight onto
+        the VOI grid, one interpolation). Channels run phase after phase: ``n_phases * (2 * n_neighbors + 1)``
+        in 2.5-D (``n_neighbors=0``: one slice per phase), ``n_phases`` in 3-D. ``image_column`` must then be
+        left at its default or name the first phase.
     mask_label : int or None, default=None
         Label value of the tumour in the mask (other labels, e.g. a liver label, are
         ignored). None: the mask must be binary (one non-zero value, e.g. 0/1 or 0/255),
@@ -398,6 +420,8 @@ class CTPreprocessor(TransformerMixin, BaseEstimator):
     ((1, 3, 40, 40), dtype('float32'), 0.4143)
     >>> int(CTPreprocessor(margin_mm=5.0, image_size=40).transform_masks(X).sum())  # 10 px tumour + 2 x 5 px, x2
     400
+    >>> CTPreprocessor(mode="3d", voi_size=16, margin_mm=5.0).fit_transform(X).shape  # a 3-D VOI
+    (1, 1, 16, 16, 16)
     """
 
     _parameter_constraints: dict = {
@@ -408,6 +432,10 @@ class CTPreprocessor(TransformerMixin, BaseEstimator):
         "margin_mm": [Interval(Real, 0, None, closed="left")],
         "image_size": [Interval(Integral, 1, None, closed="left")],
         "n_neighbors": [Interval(Integral, 0, None, closed="left")],
+        "mode": [StrOptions(set(MODES))],
+        "voi_size": [Interval(Integral, 1, None, closed="left")],
+        "voi_spacing": [Interval(Real, 0, None, closed="neither"), None],
+        "image_columns": [tuple, list, None],
         "mask_label": [Interval(Integral, None, None, closed="neither"), None],
         "segment": [str, Integral, tuple, list, None],
         "mask_geometry": [StrOptions({"strict", "resample"})],
@@ -428,6 +456,10 @@ class CTPreprocessor(TransformerMixin, BaseEstimator):
         margin_mm=50.0,
         image_size=224,
         n_neighbors=1,
+        mode="2.5d",
+        voi_size=64,
+        voi_spacing=None,
+        image_columns=None,
         mask_label=None,
         segment=None,
         mask_geometry="strict",
@@ -444,6 +476,10 @@ class CTPreprocessor(TransformerMixin, BaseEstimator):
         self.margin_mm = margin_mm
         self.image_size = image_size
         self.n_neighbors = n_neighbors
+        self.mode = mode
+        self.voi_size = voi_size
+        self.voi_spacing = voi_spacing
+        self.image_columns = image_columns
         self.mask_label = mask_label
         self.segment = segment
         self.mask_geometry = mask_geometry
@@ -465,8 +501,12 @@ class CTPreprocessor(TransformerMixin, BaseEstimator):
         _check_mask_label(self.mask_label)
         check_segment(self.segment)
         check_mask_geometry(self.mask_geometry)
-        check_clinical_columns(X, [self.image_column, self.mask_column])
+        check_clinical_columns(X, self._path_columns())
         return row_labels(X)
+
+    def _path_columns(self) -> list[str]:
+        """Every path column read: the phases (``image_columns``, else ``image_column``), then the mask."""
+        return [*phase_columns(self.image_column, self.image_columns, self.mask_column), self.mask_column]
 
     def _lesions(self) -> str:
         """``lesions``, or what the deprecated ``largest_component`` asks for (with a FutureWarning)."""
@@ -504,7 +544,11 @@ class CTPreprocessor(TransformerMixin, BaseEstimator):
         self : CTPreprocessor
         """
         labels = self._check_input(X)
-        check_image_paths(X, image_column=self.image_column, mask_column=self.mask_column, mask_label=self.mask_label,
+        phases = self._path_columns()[:-1]
+        for column in phases[1:]:  # the other phases: present (checked in full when read)
+            for label, path in zip(labels, X[column], strict=True):
+                check_path(path, label, column)
+        check_image_paths(X, image_column=phases[0], mask_column=self.mask_column, mask_label=self.mask_label,
                           segment=self.segment, mask_geometry=self.mask_geometry, labels=labels,
                           tolerance=_GEOMETRY_TOLERANCE)  # fmt: skip
         return self
@@ -522,12 +566,13 @@ class CTPreprocessor(TransformerMixin, BaseEstimator):
         Returns
         -------
         images : ndarray of float32, shape (n_samples, 2 * n_neighbors + 1, image_size, image_size)
-            Windowed CT in [0, 1].
+            Windowed CT in [0, 1] (``n_phases`` times the channels with ``image_columns``; ``mode="3d"``:
+            shape ``(n_samples, n_phases, voi_size, voi_size, voi_size)``).
         masks : ndarray of bool, shape (n_samples, image_size, image_size)
-            Only when ``return_mask=True``.
+            Only when ``return_mask=True`` (``mode="3d"``: ``(n_samples, voi_size, voi_size, voi_size)``).
         """
         self._check_input(X)
-        columns = (self.image_column, self.mask_column)
+        columns = tuple(self._path_columns())
         params = {
             "window_level": float(self.window_level),
             "window_width": float(self.window_width),
@@ -540,11 +585,21 @@ class CTPreprocessor(TransformerMixin, BaseEstimator):
             "lesions": self._lesions(),
         }
         params["version"] = _CACHE_VERSION
-        results = map_patients(_preprocess_patient, X, columns, params, memory=self.memory, n_jobs=self.n_jobs,
+        function = _preprocess_patient
+        if self.mode == "3d":  # keys added only off the default, so that default caches stay valid
+            params.update(mode="3d", voi_size=int(self.voi_size), voi_spacing=self.voi_spacing)
+            params["voi_spacing"] = None if self.voi_spacing is None else float(self.voi_spacing)
+            function = voi_3d
+        elif len(columns) > 2:
+            function = phases_25d
+        results = map_patients(function, X, columns, params, memory=self.memory, n_jobs=self.n_jobs,
                                progress=self.progress, desc="CT ROIs")  # fmt: skip
-        size, channels = params["image_size"], 2 * params["n_neighbors"] + 1
-        images = np.empty((len(results), channels, size, size), dtype=np.float32)
-        masks = np.empty((len(results), size, size), dtype=bool)
+        if self.mode == "3d":
+            shape, channels = (params["voi_size"],) * 3, len(columns) - 1
+        else:
+            shape, channels = (params["image_size"],) * 2, (2 * params["n_neighbors"] + 1) * (len(columns) - 1)
+        images = np.empty((len(results), channels, *shape), dtype=np.float32)
+        masks = np.empty((len(results), *shape), dtype=bool)
         for i, (roi, roi_mask) in enumerate(results):
             images[i], masks[i] = roi, roi_mask
         return (images, masks) if return_mask else images
